@@ -1,0 +1,28 @@
+"""Plain-text rendering of result tables with rich; formats, never computes."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=False, width=160)
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def print_frame(frame: pd.DataFrame, title: str | None = None, digits: int = 4) -> None:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(fmt(v, digits) for v in row))
+    console.print(table)

@@ -1,0 +1,43 @@
+"""The outcomes bayes-prrt knows, and how a row of the long-format CSV is typed.
+
+A *binary* outcome is given as ``events`` of ``n`` patients (DCR, ORR, adverse
+events); a *median* outcome as a median time with its 95% CI (PFS, OS), in months.
+Outcomes not listed here are allowed; their kind is read off the columns filled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["binary", "median"]
+
+BINARY_COLUMNS = ("events", "n")
+MEDIAN_COLUMNS = ("median", "ci_low", "ci_high")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    kind: Kind
+    label: str
+
+    @property
+    def unit(self) -> str:
+        return "proportion" if self.kind == "binary" else "months"
+
+
+KNOWN_OUTCOMES: dict[str, Outcome] = {
+    o.name: o
+    for o in (
+        Outcome("DCR", "binary", "disease control rate (CR + PR + SD)"),
+        Outcome("ORR", "binary", "objective response rate (CR + PR)"),
+        Outcome("PFS", "median", "median progression-free survival"),
+        Outcome("OS", "median", "median overall survival"),
+    )
+}
+
+
+def outcome_info(name: str, kind: Kind) -> Outcome:
+    """The registered outcome, or an ad-hoc one of the given kind."""
+    return KNOWN_OUTCOMES.get(name, Outcome(name, kind, name))

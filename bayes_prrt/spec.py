@@ -1,0 +1,107 @@
+"""Declarative analysis specs (TOML files in ``models/``), validated at the door.
+
+A spec names the outcomes to pool, the value-source policy, covariates, the
+frequentist settings, the priors and the probability statements. Unknown keys and
+bad values raise :class:`SpecError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from .dataset import VALUE_POLICIES
+from .errors import BayesPrrtError
+
+MEASURES_BINARY = ("PFT", "PLO", "PR", "GLMM")
+MEASURES_MEDIAN = ("LOGMEDIAN", "MEDIAN")
+TAU2_METHODS = ("DL", "REML", "PM", "ML")
+SECTIONS = {
+    "analysis": {"name", "outcomes", "values", "covariates"},
+    "frequentist": {"measure_binary", "measure_median", "tau2", "hksj"},
+    "priors": {"mu", "tau", "beta"},
+    "statements": {"outcome", "by", "text"},
+}
+
+
+class SpecError(BayesPrrtError):
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        super().__init__(f"{file}, key '{key}': {problem}")
+
+
+@dataclass
+class Spec:
+    path: str
+    name: str
+    outcomes: list[str]
+    values: str = "published"
+    covariates: list[str] = field(default_factory=list)
+    measure_binary: str = "PFT"
+    measure_median: str = "LOGMEDIAN"
+    tau2: str = "DL"
+    hksj: bool = False
+    priors: dict[str, str] = field(default_factory=dict)
+    statements: list[dict] = field(default_factory=list)
+
+
+def default_spec_path() -> Path:
+    packaged = Path(str(resources.files("bayes_prrt"))) / "_models"
+    folder = packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "models"
+    return folder / "prrt_default.toml"
+
+
+def _choice(file, key, value, allowed):
+    if value not in allowed:
+        raise SpecError(file, key, f"'{value}' is not one of {', '.join(allowed)}")
+    return value
+
+
+def _unknown_keys(file, section, table):
+    for key in table:
+        if key not in SECTIONS[section]:
+            raise SpecError(file, f"{section}.{key}", f"unknown key; allowed: {', '.join(sorted(SECTIONS[section]))}")
+
+
+def read_spec(path: str | Path | None = None) -> Spec:
+    path = Path(path) if path is not None else default_spec_path()
+    file = str(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(file, "-", "file not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(file, "-", f"not valid TOML ({err})") from None
+    for section in raw:
+        if section not in SECTIONS:
+            raise SpecError(file, section, f"unknown section; allowed: {', '.join(SECTIONS)}")
+    analysis, freq = raw.get("analysis", {}), raw.get("frequentist", {})
+    _unknown_keys(file, "analysis", analysis)
+    _unknown_keys(file, "frequentist", freq)
+    _unknown_keys(file, "priors", raw.get("priors", {}))
+    outcomes = analysis.get("outcomes")
+    if not outcomes or not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
+        raise SpecError(file, "analysis.outcomes", "give a non-empty list of outcome names")
+    statements = raw.get("statements", [])
+    for i, st in enumerate(statements):
+        _unknown_keys(file, "statements", st)
+        if "outcome" not in st or "text" not in st:
+            raise SpecError(file, f"statements[{i}]", "each statement needs 'outcome' and 'text'")
+    hksj = freq.get("hksj", False)
+    if not isinstance(hksj, bool):
+        raise SpecError(file, "frequentist.hksj", "must be true or false")
+    return Spec(
+        path=file,
+        name=str(analysis.get("name", path.stem)),
+        outcomes=outcomes,
+        values=_choice(file, "analysis.values", analysis.get("values", "published"), tuple(VALUE_POLICIES)),
+        covariates=list(analysis.get("covariates", [])),
+        measure_binary=_choice(file, "frequentist.measure_binary", freq.get("measure_binary", "PFT"), MEASURES_BINARY),
+        measure_median=_choice(file, "frequentist.measure_median", freq.get("measure_median", "LOGMEDIAN"),
+                               MEASURES_MEDIAN),
+        tau2=_choice(file, "frequentist.tau2", freq.get("tau2", "DL"), TAU2_METHODS),
+        hksj=hksj,
+        priors=dict(raw.get("priors", {})),
+        statements=statements,
+    )

@@ -1,0 +1,36 @@
+"""Analysis specs: the shipped default parses; bad specs name file and key."""
+
+import pytest
+from click.testing import CliRunner
+
+from bayes_prrt.cli import main
+from bayes_prrt.spec import SpecError, read_spec
+
+
+def test_default_spec():
+    spec = read_spec()
+    assert spec.outcomes == ["DCR", "ORR", "PFS", "OS"]
+    assert spec.tau2 == "DL" and spec.measure_binary == "PFT" and spec.values == "published"
+
+
+@pytest.mark.parametrize("text,key", [
+    ('[analysis]\noutcomes = []\n', "analysis.outcomes"),
+    ('[analysis]\noutcomes = ["DCR"]\nvalues = "best"\n', "analysis.values"),
+    ('[analysis]\noutcomes = ["DCR"]\n[frequentist]\ntau2 = "XX"\n', "frequentist.tau2"),
+    ('[analysis]\noutcomes = ["DCR"]\ncolour = 1\n', "analysis.colour"),
+    ('[analysys]\n', "analysys"),
+    ('[analysis\n', "-"),
+])
+def test_bad_spec(text, key, tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as info:
+        read_spec(path)
+    assert f"key '{key}'" in str(info.value) and str(path) in str(info.value)
+
+
+def test_run_with_outcome_missing_from_data(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[analysis]\noutcomes = ["QOL"]\n')
+    result = CliRunner().invoke(main, ["run", "--spec", str(path)])
+    assert result.exit_code == 2 and "outcome 'QOL' is not in" in result.output
