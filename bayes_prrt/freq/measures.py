@@ -1,0 +1,100 @@
+"""Effect measures (study-level yi, vi) and their back-transforms.
+
+Proportions (x events of n):
+  PFT  Freeman-Tukey double arcsine, yi = [asin sqrt(x/(n+1)) + asin sqrt((x+1)/(n+1))]/2,
+       vi = 1/(4n+2); back-transform by Miller (1978, Am Stat 32:138) at the harmonic
+       mean of n (metafor ``transf.ipft.hm``).
+  PLO  logit, yi = log(x/(n-x)), vi = 1/x + 1/(n-x); PR raw proportion, vi = p(1-p)/n.
+       For PLO and PR a study with 0 or n events gets 1/2 added to both cells (x+1/2 of
+       n+1), as metafor's ``escalc`` default (add=1/2, to="only0").
+Medians (months, 95% CI L-U):
+  LOGMEDIAN  yi = log m, SE = (log U - log L)/(2 x 1.96); with U not estimable the lower
+             half alone, SE = (log m - log L)/1.96.  MEDIAN the same on the raw scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Z95 = 1.96  # the constant used to turn a reported 95% CI into an SE
+PROPORTION_MEASURES = ("PFT", "PLO", "PR")
+MEDIAN_MEASURES = ("LOGMEDIAN", "MEDIAN")
+
+
+@dataclass
+class Effects:
+    """Study-level effects on the analysis scale with what was done to get them."""
+
+    yi: np.ndarray
+    vi: np.ndarray
+    measure: str
+    n: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def pft(x, n):
+    return 0.5 * (np.arcsin(np.sqrt(x / (n + 1))) + np.arcsin(np.sqrt((x + 1) / (n + 1))))
+
+
+def proportion_effects(events, n, measure: str, studies=None) -> Effects:
+    x, n = np.asarray(events, float), np.asarray(n, float)
+    notes = []
+    if measure == "PFT":
+        return Effects(pft(x, n), 1.0 / (4 * n + 2), measure, n, notes)
+    edge = (x == 0) | (x == n)
+    if edge.any():
+        names = [str(s) for s in np.asarray(studies)[edge]] if studies is not None else []
+        notes.append(f"{measure}: 0.5 added to both cells for {edge.sum()} study(ies) with 0 or n events"
+                     + (f" ({', '.join(names)})" if names else ""))
+    xc, nc = np.where(edge, x + 0.5, x), np.where(edge, n + 1.0, n)
+    if measure == "PLO":
+        return Effects(np.log(xc / (nc - xc)), 1 / xc + 1 / (nc - xc), measure, n, notes)
+    if measure == "PR":
+        p = xc / nc
+        return Effects(p, p * (1 - p) / nc, measure, n, notes)
+    raise ValueError(f"unknown proportion measure {measure}")
+
+
+def median_effects(median, ci_low, ci_high, measure: str, studies) -> tuple[Effects, np.ndarray]:
+    """Effects of the medians that have a CI; returns them and the mask of rows used."""
+    m, lo, hi = (np.asarray(a, float) for a in (median, ci_low, ci_high))
+    studies = np.asarray(studies).astype(str)
+    f = np.log if measure == "LOGMEDIAN" else (lambda a: a)
+    used = ~np.isnan(lo)
+    one_sided = used & np.isnan(hi)
+    notes = []
+    if (~used).any():
+        notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
+    if one_sided.any():
+        notes.append("upper CI bound not estimable, SE from the lower half alone: " + ", ".join(studies[one_sided]))
+    se = np.where(one_sided, (f(m) - f(lo)) / Z95, (f(hi) - f(lo)) / (2 * Z95))
+    return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
+
+
+def ipft(t, n):
+    """Inverse Freeman-Tukey (Miller 1978) at sample size n, clipped as metafor does."""
+    t = np.asarray(t, float)
+    s = np.sin(2 * t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = 0.5 * (1 - np.sign(np.cos(2 * t)) * np.sqrt(1 - (s + (s - 1 / s) / n) ** 2))
+    p = np.where(t > pft(n, n), 1.0, p)
+    return np.where(t < pft(0.0, n), 0.0, p)
+
+
+def harmonic_mean(n) -> float:
+    n = np.asarray(n, float)
+    return float(1.0 / np.mean(1.0 / n))
+
+
+def back_transform(values, measure: str, n=None):
+    """To the outcome's scale: proportion (PFT at the harmonic mean of n, PLO, PR) or months."""
+    values = np.asarray(values, float)
+    if measure == "PFT":
+        return ipft(values, harmonic_mean(n))
+    if measure in ("PLO", "GLMM"):
+        return 1.0 / (1.0 + np.exp(-values))
+    if measure == "LOGMEDIAN":
+        return np.exp(values)
+    return values

@@ -1,0 +1,171 @@
+"""Frequentist pooling of one outcome: from dataset rows to a result on the outcome's scale.
+
+``pool(rows, measure, tau2_method)`` fits the random-effects model (``tau2_method='FE'``
+for the common-effect model) and back-transforms estimate, CI and prediction interval;
+``subgroups`` pools within each level of a covariate and tests the difference between
+levels; ``leave_one_out`` refits without each study; ``meta_regression`` lives in
+``metareg.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import AnalysisError
+from .glmm import fit_glmm
+from .measures import MEDIAN_MEASURES, PROPORTION_MEASURES, Effects, back_transform, median_effects, proportion_effects
+from .rma import i2_interval, rma
+
+BINARY_MEASURES = PROPORTION_MEASURES + ("GLMM",)
+
+
+@dataclass
+class Pooled:
+    """One pooled result; estimate/CI/PI on the outcome's scale, ``*_t`` on the analysis scale."""
+
+    outcome: str
+    measure: str
+    tau2_method: str
+    hksj: bool
+    k: int
+    estimate: float
+    ci_low: float
+    ci_high: float
+    pi_low: float
+    pi_high: float
+    estimate_t: float
+    se_t: float
+    tau2: float
+    tau2_ci: tuple[float, float] | None
+    I2: float
+    I2_ci: tuple[float, float] | None
+    H2: float
+    Q: float
+    p_Q: float
+    weights: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> str:
+        return "common-effect" if self.tau2_method == "FE" else "random-effects"
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["model"] = self.model
+        return out
+
+
+def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFrame]:
+    """Effects of the rows that can be pooled with ``measure``, and those rows."""
+    kind, outcome = rows["kind"].iloc[0], rows["outcome"].iloc[0]
+    if kind == "binary":
+        if measure not in BINARY_MEASURES:
+            raise AnalysisError(f"{outcome} is a binary outcome: measure {measure} does not apply; "
+                                f"use one of {', '.join(BINARY_MEASURES)}")
+        eff = proportion_effects(rows["events"].astype(float), rows["n"].astype(float),
+                                 "PLO" if measure == "GLMM" else measure, rows["study"])
+        return eff, rows
+    if measure not in MEDIAN_MEASURES:
+        raise AnalysisError(f"{outcome} is a median outcome: measure {measure} does not apply; "
+                            f"use one of {', '.join(MEDIAN_MEASURES)}")
+    eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"])
+    return eff, rows[used].reset_index(drop=True)
+
+
+def _check_k(k: int, outcome: str, minimum: int) -> None:
+    if k < minimum:
+        raise AnalysisError(f"{outcome}: {k} poolable study(ies); pooling needs at least {minimum}")
+
+
+def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool = False,
+         min_k: int = 2) -> Pooled:
+    """Pool one outcome's rows (one per study)."""
+    outcome = str(rows["outcome"].iloc[0])
+    eff, used = study_effects(rows, measure)
+    _check_k(len(used), outcome, min_k)
+    if measure == "GLMM":
+        return _pool_glmm(outcome, used, eff)
+    fit = rma(eff.yi, eff.vi, method=tau2_method, hksj=hksj)
+    pi = fit.predict() if tau2_method != "FE" else (fit.ci_low[0], fit.ci_high[0])
+    bt = back_transform([fit.estimate, fit.ci_low[0], fit.ci_high[0], *pi], measure, eff.n)
+    notes = list(eff.notes)
+    if len(used) == 1:
+        notes.append("single study: its own estimate, no pooling")
+    return Pooled(
+        outcome=outcome, measure=measure, tau2_method=tau2_method, hksj=hksj, k=fit.k,
+        estimate=bt[0], ci_low=bt[1], ci_high=bt[2], pi_low=bt[3], pi_high=bt[4],
+        estimate_t=fit.estimate, se_t=float(fit.se[0]), tau2=fit.tau2, tau2_ci=fit.tau2_ci,
+        I2=fit.I2, I2_ci=i2_interval(fit, eff.vi), H2=fit.H2, Q=fit.QE, p_Q=fit.p_QE,
+        weights=dict(zip(used["study"].astype(str), fit.weights.round(10))), notes=notes,
+    )
+
+
+def _pool_glmm(outcome: str, used: pd.DataFrame, eff: Effects) -> Pooled:
+    fit = fit_glmm(used["events"].astype(float), used["n"].astype(float))
+    bt = back_transform([fit.mu, fit.ci_low, fit.ci_high, fit.pi_low, fit.pi_high], "GLMM")
+    heterogeneity = rma(eff.yi, eff.vi, method="FE")  # Q on the logit scale, as metafor reports beside a GLMM
+    vt = (fit.k - 1) / (np.sum(1 / eff.vi) - np.sum(1 / eff.vi**2) / np.sum(1 / eff.vi))
+    I2 = 100 * fit.tau2 / (vt + fit.tau2)
+    notes = [f"binomial-normal model, ML with adaptive Gauss-Hermite quadrature ({fit.nodes} nodes)"]
+    if not fit.converged:
+        notes.append("tau reached the search bound; the fit is unreliable")
+    return Pooled(
+        outcome=outcome, measure="GLMM", tau2_method="ML", hksj=False, k=fit.k,
+        estimate=bt[0], ci_low=bt[1], ci_high=bt[2], pi_low=bt[3], pi_high=bt[4],
+        estimate_t=fit.mu, se_t=fit.se, tau2=fit.tau2, tau2_ci=None, I2=float(I2), I2_ci=None,
+        H2=float((vt + fit.tau2) / vt), Q=heterogeneity.QE, p_Q=heterogeneity.p_QE,
+        weights={}, notes=notes,
+    )
+
+
+@dataclass
+class SubgroupAnalysis:
+    by: str
+    levels: dict[str, Pooled]
+    Q_between: float
+    df: int
+    p_between: float
+    notes: list[str]
+
+    def to_dict(self) -> dict:
+        return {"by": self.by, "subgroups": {k: v.to_dict() for k, v in self.levels.items()},
+                "between": {"Q": self.Q_between, "df": self.df, "p": self.p_between}, "notes": self.notes}
+
+
+def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL", hksj: bool = False
+              ) -> SubgroupAnalysis:
+    """Pool within each level of ``by`` (separate tau2 per level; a single-study level is its own
+    estimate) and test the levels' difference with the Q statistic of a common-effect model on
+    the level estimates (Borenstein et al. 2009, ch. 19)."""
+    if by not in rows.columns:
+        raise AnalysisError(f"covariate column '{by}' does not exist; available: "
+                            f"{', '.join(c for c in rows.columns if c not in ('kind',))}")
+    missing = rows[by].isna()
+    notes = [f"left out, {by} unknown: " + ", ".join(rows.loc[missing, "study"].astype(str))] if missing.any() else []
+    rows = rows[~missing]
+    levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1)
+              for level, group in sorted(rows.groupby(by), key=lambda item: str(item[0]))}
+    if len(levels) < 2:
+        raise AnalysisError(f"'{by}' has {len(levels)} level(s) with data; a subgroup comparison needs 2")
+    est = np.array([p.estimate_t for p in levels.values()])
+    se = np.array([p.se_t for p in levels.values()])
+    between = rma(est, se**2, method="FE")
+    df = len(levels) - 1
+    return SubgroupAnalysis(by, levels, between.QE, df, float(stats.chi2.sf(between.QE, df)), notes)
+
+
+def leave_one_out(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool = False
+                  ) -> pd.DataFrame:
+    """One row per omitted study: the pooled result of the others."""
+    eff, used = study_effects(rows, measure)
+    _check_k(len(used), str(rows["outcome"].iloc[0]), 3)
+    out = []
+    for i, study in enumerate(used["study"].astype(str)):
+        res = pool(used.drop(index=i).reset_index(drop=True), measure, tau2_method, hksj)
+        out.append({"omitted": study, "estimate": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
+                    "estimate_t": res.estimate_t, "se_t": res.se_t, "tau2": res.tau2, "I2": res.I2, "Q": res.Q})
+    return pd.DataFrame(out)

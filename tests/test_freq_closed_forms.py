@@ -1,0 +1,41 @@
+"""Closed-form checks of the engine that need no reference file."""
+
+import numpy as np
+import pytest
+
+from bayes_prrt.freq.measures import ipft, median_effects, pft
+from bayes_prrt.freq.rma import rma
+
+
+@pytest.mark.parametrize("n", [5, 31, 261])
+def test_ipft_inverts_pft(n):
+    x = np.arange(1, n)  # interior counts: Miller's inverse at the study's own n recovers x/n closely
+    p = ipft(pft(x, n), n)
+    assert np.max(np.abs(p - x / n)) < 0.5 / n
+
+
+def test_dl_equals_textbook_formula():
+    y, v = np.array([0.1, 0.5, 0.9, 0.3]), np.array([0.01, 0.02, 0.04, 0.03])
+    w = 1 / v
+    mu = (w * y).sum() / w.sum()
+    Q = (w * (y - mu) ** 2).sum()
+    tau2 = max(0, (Q - 3) / (w.sum() - (w**2).sum() / w.sum()))
+    fit = rma(y, v, method="DL")
+    assert fit.tau2 == pytest.approx(tau2, rel=1e-12) and fit.QE == pytest.approx(Q, rel=1e-12)
+    assert fit.I2 == pytest.approx(100 * (Q - 3) / Q, rel=1e-10)  # I2 = (Q - df)/Q for DL
+
+
+def test_log_median_se_two_sided_and_one_sided():
+    eff, used = median_effects([20.0, 22.8, 30.0], [15.0, 19.4, np.nan], [26.0, np.nan, np.nan],
+                               "LOGMEDIAN", ["a", "b", "c"])
+    assert used.tolist() == [True, True, False]
+    se = np.sqrt(eff.vi)
+    assert se[0] == pytest.approx((np.log(26) - np.log(15)) / (2 * 1.96))
+    assert se[1] == pytest.approx((np.log(22.8) - np.log(19.4)) / 1.96)
+    assert any("c" in n for n in eff.notes) and any("b" in n for n in eff.notes)
+
+
+def test_homogeneous_studies_give_zero_tau2_for_every_estimator():
+    y, v = np.full(5, 0.4), np.full(5, 0.01)
+    for method in ("DL", "REML", "PM", "ML"):
+        assert rma(y, v, method=method).tau2 == 0.0
