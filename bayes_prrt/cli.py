@@ -17,6 +17,7 @@ from .freq.measures import MEDIAN_MEASURES
 from .freq.pool import BINARY_MEASURES, subgroups
 from .freq.pool import pool as freq_pool
 from .freq.validate import reproduce
+from .headline import frequentist_headline
 from .render import print_pooled, print_subgroups
 from .spec import read_spec
 from .summary import dataset_summary
@@ -181,6 +182,8 @@ def run(spec_path, data_path):
     console.print(f"[bold]Spec[/bold]: {spec.name}  ({spec.path})")
     _print_summary(data)
     _print_audit(audit(data))
+    print_frame(frequentist_headline(data, spec),
+                title=f"Frequentist pooled estimates (values: {spec.values}; Wang 2026 alongside)")
 
 
 if __name__ == "__main__":  # pragma: no cover

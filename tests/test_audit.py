@@ -80,3 +80,4 @@ def test_run_prints_summary_and_audit():
     result = CliRunner().invoke(main, ["run"])
     assert result.exit_code == 0
     assert "Outcomes by value source" in result.output and "Audit" in result.output
+    assert "Frequentist pooled estimates" in result.output and "0.8767" in result.output

@@ -9,7 +9,9 @@ suppressPackageStartupMessages({
   library(jsonlite)
 })
 
-OUT_FILE <- "tests/reference/metafor_reference.json"
+# Output path: the first command-line argument, or the committed reference file.
+ARGS <- commandArgs(trailingOnly = TRUE)
+OUT_FILE <- if (length(ARGS) >= 1) ARGS[1] else "tests/reference/metafor_reference.json"
 
 # ---------------------------------------------------------------------------
 # Settings

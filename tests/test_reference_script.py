@@ -1,0 +1,29 @@
+"""When R with metafor is installed, re-running the committed script reproduces the committed JSON."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tests" / "reference" / "metafor_reference.R"
+COMMITTED = ROOT / "tests" / "reference" / "metafor_reference.json"
+
+
+def _has_metafor() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    probe = subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('metafor', quietly = TRUE))"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _has_metafor(), reason="R with metafor is not installed (apt-get install r-cran-metafor)")
+def test_script_reproduces_committed_json(tmp_path):
+    out = tmp_path / "ref.json"
+    subprocess.run(["Rscript", str(SCRIPT), str(out)], cwd=ROOT, check=True, capture_output=True, timeout=600)
+    fresh, committed = json.loads(out.read_text()), json.loads(COMMITTED.read_text())
+    assert fresh["cases"] == committed["cases"]
+    assert fresh["meta"]["metafor"] == committed["meta"]["metafor"]
