@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .dataset import VALUE_POLICIES
 from .errors import BayesPrrtError
+from .priors import PriorError, parse_prior
 
 MEASURES_BINARY = ("PFT", "PLO", "PR", "GLMM")
 MEASURES_MEDIAN = ("LOGMEDIAN", "MEDIAN")
@@ -80,6 +81,11 @@ def read_spec(path: str | Path | None = None) -> Spec:
     _unknown_keys(file, "analysis", analysis)
     _unknown_keys(file, "frequentist", freq)
     _unknown_keys(file, "priors", raw.get("priors", {}))
+    for key, text in raw.get("priors", {}).items():
+        try:
+            parse_prior(text, key)
+        except PriorError as err:
+            raise SpecError(file, f"priors.{key}", str(err)) from None
     outcomes = analysis.get("outcomes")
     if not outcomes or not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
         raise SpecError(file, "analysis.outcomes", "give a non-empty list of outcome names")

@@ -20,6 +20,7 @@ def test_default_spec():
     ('[analysis]\noutcomes = ["DCR"]\ncolour = 1\n', "analysis.colour"),
     ('[analysys]\n', "analysys"),
     ('[analysis\n', "-"),
+    ('[analysis]\noutcomes = ["DCR"]\n[priors]\ntau = "normal:0,1"\n', "priors.tau"),
 ])
 def test_bad_spec(text, key, tmp_path):
     path = tmp_path / "s.toml"
