@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 import pandas as pd
@@ -18,7 +19,11 @@ from .freq.pool import BINARY_MEASURES, subgroups
 from .freq.pool import pool as freq_pool
 from .freq.validate import reproduce
 from .headline import frequentist_headline
-from .render import print_pooled, print_subgroups
+from .bayes.fit import ENGINES, bayes_pool
+from .bayes.sampling import Settings
+from .bayes.statements import probabilities
+from .files import write_atomic
+from .render import print_bayes, print_pooled, print_probabilities, print_subgroups
 from .spec import read_spec
 from .summary import dataset_summary
 
@@ -121,24 +126,68 @@ def _weights_table(res) -> pd.DataFrame:
     return pd.DataFrame({"study": list(res.weights), "weight_%": list(res.weights.values())})
 
 
+def bayes_options(func):
+    """Options shared by the commands that fit the Bayesian models."""
+    options = [
+        click.option("--engine", type=click.Choice(ENGINES), default="mcmc", show_default=True,
+                     help="MCMC (PyMC NUTS) or exact quadrature (models without covariates)."),
+        click.option("--prior-mu", default=None, help="Prior for mu, e.g. normal:0,2 [default by outcome kind]."),
+        click.option("--prior-tau", default=None, help="Prior for tau, e.g. halfnormal:0.5 or lognormal:M,S (tau2)."),
+        click.option("--prior-beta", default=None, help="Prior for covariate effects, e.g. normal:0,1."),
+        click.option("--draws", type=click.IntRange(100), default=1000, show_default=True, help="Draws per chain."),
+        click.option("--chains", type=click.IntRange(2), default=4, show_default=True),
+        click.option("--seed", type=int, default=Settings.seed, show_default=True),
+        click.option("--allow-unconverged", is_flag=True, help="Exit 0 even if a fit fails the convergence checks."),
+        click.option("--idata", "idata_path", type=click.Path(dir_okay=False), default=None,
+                     help="Write the InferenceData of the overall fit to this netCDF file."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _bayes_fit(rows, by, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed):
+    settings = Settings(draws=draws, tune=draws, chains=chains, seed=seed)
+    priors = {"mu": prior_mu, "tau": prior_tau, "beta": prior_beta}
+    return bayes_pool(rows, priors=priors, by=by, engine=engine, settings=settings)
+
+
+def _finish_bayes(res, allow_unconverged, idata_path):
+    if idata_path and res.idata is not None:
+        write_atomic(Path(idata_path), res.idata.to_netcdf)
+    if not res.converged and not allow_unconverged:
+        raise UserError("the fit did not pass the convergence checks (R-hat <= 1.01, ESS >= 400, no "
+                        "divergences) even after a refit; the results above are UNRELIABLE. Rerun with more "
+                        "--draws, or pass --allow-unconverged to accept them")
+
+
 @main.command()
 @data_option
 @click.option("--outcome", required=True, help="Outcome to pool (DCR, ORR, PFS, OS or one in --data).")
-@click.option("--method", type=click.Choice(["freq"]), default="freq", show_default=True,
-              help="Frequentist pooling (the Bayesian engine is `--method bayes` once available).")
+@click.option("--method", type=click.Choice(["freq", "bayes"]), default="freq", show_default=True)
 @click.option("--measure", type=click.Choice(list(BINARY_MEASURES + MEDIAN_MEASURES), case_sensitive=False),
-              default=None, help="Effect measure [default: PFT for proportions, LOGMEDIAN for medians].")
+              default=None, help="Effect measure (freq) [default: PFT for proportions, LOGMEDIAN for medians].")
 @click.option("--tau2", "tau2_method", type=click.Choice(["DL", "REML", "PM", "ML", "FE"], case_sensitive=False),
-              default="DL", show_default=True, help="tau2 estimator; FE for the common-effect model.")
-@click.option("--hksj", is_flag=True, help="Knapp-Hartung (HKSJ) adjustment of the CI.")
-@click.option("--by", default=None, help="Covariate column: pool within its levels and test the difference.")
+              default="DL", show_default=True, help="tau2 estimator (freq); FE for the common-effect model.")
+@click.option("--hksj", is_flag=True, help="Knapp-Hartung (HKSJ) adjustment of the CI (freq).")
+@click.option("--by", default=None, help="Covariate column: subgroups by its levels and their comparison.")
 @click.option("--values", default="published", show_default=True,
               type=click.Choice(list(VALUE_POLICIES)), help="Which figures to use when a study has several.")
+@bayes_options
 @json_option
-def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json):
-    """Pool one outcome (frequentist random-effects or common-effect model)."""
+def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json, engine, prior_mu, prior_tau,
+         prior_beta, draws, chains, seed, allow_unconverged, idata_path):
+    """Pool one outcome: frequentist random effects (--method freq) or the hierarchical model (bayes)."""
     data = open_data(data_path)
     rows = data.select(outcome, values)
+    if method == "bayes":
+        res = _bayes_fit(rows, by, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed)
+        if as_json:
+            dump_json({"values": values, "data_sha256": data.sha256, "seed": seed, **res.to_dict()})
+        else:
+            print_bayes(res, values)
+        _finish_bayes(res, allow_unconverged, idata_path)
+        return
     measure = (measure or ("PFT" if rows["kind"].iloc[0] == "binary" else "LOGMEDIAN")).upper()
     tau2_method = tau2_method.upper()
     res = freq_pool(rows, measure, tau2_method, hksj)
@@ -153,6 +202,28 @@ def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_
     print_frame(_weights_table(res), title="Study weights")
     if sub is not None:
         print_subgroups(sub)
+
+
+@main.command()
+@data_option
+@click.option("--outcome", required=True, help="Outcome the statements are about.")
+@click.option("--by", default=None, help="Covariate whose levels the statements compare.")
+@click.option("--values", default="published", show_default=True, type=click.Choice(list(VALUE_POLICIES)))
+@bayes_options
+@json_option
+@click.argument("statements", nargs=-1, required=True)
+def prob(data_path, outcome, by, values, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed,
+         allow_unconverged, idata_path, as_json, statements):
+    """Posterior probabilities, e.g.  prob --outcome ORR --by grade "G1-2 > G2-3" "> 0.30"."""
+    data = open_data(data_path)
+    res = _bayes_fit(data.select(outcome, values), by, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed)
+    answers = probabilities(res, statements)
+    if as_json:
+        dump_json({"outcome": outcome, "engine": engine, "priors": res.priors, "converged": res.converged,
+                   "diagnostics": res.to_dict()["diagnostics"], "statements": answers})
+    else:
+        print_probabilities(res, answers)
+    _finish_bayes(res, allow_unconverged, idata_path)
 
 
 @main.command()

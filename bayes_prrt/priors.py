@@ -137,3 +137,23 @@ def _check_values(parameter, text, family, params) -> None:
         if high <= low or (parameter == "tau" and low < 0):
             raise PriorError(f"prior for {parameter} '{text}': uniform needs A < B"
                              + (" and A >= 0 for tau" if parameter == "tau" else ""))
+
+
+# Defaults by outcome kind (logit scale for proportions, log-months for medians).
+#  mu:   binary normal(0, 2): 95% prior mass on proportions 0.02-0.98;
+#        median normal(3, 1.5): median survival 1-380 months (exp(3 +/- 1.96 x 1.5)).
+#  tau:  half-normal, the weakly informative choice of Roever et al. 2021 (Res Synth
+#        Methods 12:448); scale 1 on the logit scale, where single-arm proportions vary
+#        more between studies than log odds ratios do, and 0.5 on the log-median scale, a
+#        log ratio like the log hazard ratios their recommendation was built on.
+#  beta: normal(0, 1): odds ratios or median ratios between subgroups within 1/7-7.
+DEFAULT_PRIORS = {
+    "binary": {"mu": "normal:0,2", "tau": "halfnormal:1", "beta": "normal:0,1"},
+    "median": {"mu": "normal:3,1.5", "tau": "halfnormal:0.5", "beta": "normal:0,1"},
+}
+
+
+def resolve_priors(kind: str, overrides: dict[str, str] | None = None) -> dict[str, Prior]:
+    """Default priors for an outcome kind with user overrides (CLI or spec) on top."""
+    texts = {**DEFAULT_PRIORS[kind], **{k: v for k, v in (overrides or {}).items() if v}}
+    return {name: parse_prior(text, name) for name, text in texts.items()}

@@ -39,3 +39,55 @@ def print_subgroups(sub) -> None:
     console.print(f"Test for subgroup differences: Q(df = {sub.df}) = {sub.Q_between:.4f}, p-val {_p(sub.p_between)}")
     for note in sub.notes:
         console.print(f"note: {note}")
+
+
+def _interval(s: dict) -> str:
+    return f"{fmt(s['median'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]"
+
+
+def print_diagnostics(diag, label: str = "") -> None:
+    if diag is None:
+        console.print(f"Diagnostics{label}: exact quadrature, no MCMC")
+        return
+    state = "converged" if diag.converged else "NOT CONVERGED: results UNRELIABLE (" + "; ".join(diag.problems()) + ")"
+    console.print(f"Diagnostics{label}: R-hat max {diag.rhat_max:.3f}, bulk ESS min {diag.ess_bulk_min:.0f}, "
+                  f"tail ESS min {diag.ess_tail_min:.0f}, divergences {diag.divergences}"
+                  f"{', refitted' if diag.refitted else ''}: {state}")
+
+
+def print_bayes(res, values: str | None = None) -> None:
+    """Posterior medians with 95% equal-tailed intervals."""
+    if not res.converged:
+        console.print("[bold]UNRELIABLE: the sampler did not converge; do not use these numbers.[/bold]")
+    console.print(f"Bayesian hierarchical model (k = {res.k}; engine {res.engine})   outcome {res.outcome}"
+                  + (f", values: {values}" if values else ""))
+    console.print("Priors: " + ", ".join(f"{k} ~ {v}" for k, v in res.priors.items()))
+    console.print()
+    scale = "proportion" if res.kind == "binary" else "months"
+    console.print(f"Pooled {res.outcome} (median study, {scale}): {_interval(res.pooled)}")
+    if res.pop_average is not None:
+        console.print(f"Population-average {res.outcome}:          {_interval(res.pop_average)}")
+    console.print(f"Predictive (new study):                 {_interval(res.predictive)}")
+    console.print(f"tau:                                    {_interval(res.tau)}")
+    print_diagnostics(res.diagnostics)
+    print_frame(res.studies, title="Studies: observed and shrunken (posterior median, 95% interval)")
+    if res.by:
+        frame = pd.DataFrame([{"level": lv, "k": s["k"], "median": s["median"], "ci_low": s["ci_low"],
+                               "ci_high": s["ci_high"]} for lv, s in res.levels.items()])
+        print_frame(frame, title=f"Subgroups by {res.by} (shared tau)")
+        contrasts = pd.DataFrame([{"contrast": c, "median": s["median"], "ci_low": s["ci_low"],
+                                   "ci_high": s["ci_high"], "P(>0)": s["p_gt_0"]} for c, s in res.contrasts.items()])
+        print_frame(contrasts, title="Contrasts")
+        print_diagnostics(res.subgroup_diagnostics, " (subgroup model)")
+    for note in res.notes:
+        console.print(f"note: {note}")
+
+
+def print_probabilities(res, answers) -> None:
+    if not res.converged:
+        console.print("[bold]UNRELIABLE: the sampler did not converge; do not use these numbers.[/bold]")
+    for a in answers:
+        console.print(f"P({res.outcome}: {a['statement']}) = {a['probability']:.3f}  (MCSE {a['mcse']:.3f})")
+    print_diagnostics(res.diagnostics)
+    if res.by:
+        print_diagnostics(res.subgroup_diagnostics, " (subgroup model)")

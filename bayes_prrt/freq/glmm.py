@@ -44,8 +44,9 @@ def _log_binom(x, n, eta):
 
 
 def _modes(x, n, mu, tau, iters: int = 50):
-    """Mode u* and curvature of h(u) = log Binom(x | n, expit(mu + tau u)) - u^2/2, per study."""
-    u = np.zeros_like(x)
+    """Mode u* and curvature of h(u) = log Binom(x | n, expit(mu + tau u)) - u^2/2, per study
+    (broadcast over mu and tau)."""
+    u = np.zeros(np.broadcast_shapes(np.shape(x), np.shape(mu), np.shape(tau)))
     for _ in range(iters):
         p = expit(mu + tau * u)
         grad = tau * (x - n * p) - u
@@ -58,18 +59,29 @@ def _modes(x, n, mu, tau, iters: int = 50):
     return u, np.sqrt(1.0 / (tau**2 * n * p * (1 - p) + 1))
 
 
-def loglik(x, n, mu: float, tau: float, nodes: int = NODES) -> float:
-    """Marginal log-likelihood (binomial coefficients included) by adaptive GH quadrature."""
+def loglik_grid(x, n, mu, tau, nodes: int = NODES):
+    """Marginal log-likelihood at each (mu_g, tau_g) by adaptive GH quadrature (binomial
+    coefficients included); mu and tau are arrays of the same shape, the result too."""
+    x, n = np.asarray(x, float), np.asarray(n, float)
+    mu, tau = np.broadcast_arrays(np.asarray(mu, float), np.asarray(tau, float))
+    shape = mu.shape
+    mu, tau = mu.reshape(-1, 1), tau.reshape(-1, 1)
     t, w = np.polynomial.hermite.hermgauss(nodes)
-    const = gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
-    if tau == 0:
-        return float(np.sum(const + _log_binom(x, n, mu)))
-    mode, scale = _modes(x, n, mu, tau)
-    u = mode[:, None] + np.sqrt(2) * scale[:, None] * t[None, :]
-    h = _log_binom(x[:, None], n[:, None], mu + tau * u) - u**2 / 2 + t[None, :] ** 2
-    log_int = np.log(np.sqrt(2) * scale / np.sqrt(2 * np.pi)) + np.log(np.exp(h - h.max(1, keepdims=True)) @ w) \
-        + h.max(1)
-    return float(np.sum(const + log_int))
+    const = np.sum(gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1))
+    safe_tau = np.where(tau > 0, tau, 1.0)
+    mode, scale = _modes(x, n, mu, safe_tau)
+    u = mode[..., None] + np.sqrt(2) * scale[..., None] * t
+    h = _log_binom(x[:, None], n[:, None], mu[..., None] + safe_tau[..., None] * u) - u**2 / 2 + t**2
+    top = h.max(-1)
+    log_int = np.log(scale / np.sqrt(np.pi)) + np.log(np.exp(h - top[..., None]) @ w) + top
+    at_zero = _log_binom(x, n, mu)  # tau = 0: no random effect
+    total = np.where(tau > 0, log_int, at_zero).sum(-1) + const
+    return total.reshape(shape)
+
+
+def loglik(x, n, mu: float, tau: float, nodes: int = NODES) -> float:
+    """Marginal log-likelihood at one (mu, tau)."""
+    return float(loglik_grid(x, n, mu, tau, nodes))
 
 
 def _best_mu(x, n, tau, nodes):

@@ -1,0 +1,65 @@
+"""Probability statements on a fitted Bayesian result, each with its Monte Carlo error.
+
+Grammar: ``[QUANTITY] OP VALUE`` with OP one of > >= < <=.
+  QUANTITY  empty, the outcome's name or ``pooled``: the pooled value (median study);
+            ``new``: the value in a new study (predictive);
+            a level of the ``by`` covariate, e.g. ``G1-2``;
+            a difference of two levels, ``A - B`` (spaces around the minus).
+  VALUE     a number on the outcome's scale (a proportion, or months), or a level.
+Examples: ``> 0.30``, ``PFS > 24``, ``G1-2 > G2-3``, ``G1-2 - G2-3 > 0.10``.
+The probability is the posterior mean of the indicator; its MCSE is ArviZ's (ESS-based).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+
+import numpy as np
+
+from ..errors import AnalysisError
+from .sampling import indicator_mcse
+
+OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+_PATTERN = re.compile(r"^\s*(?P<lhs>.*?)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>.+?)\s*$")
+
+
+def _quantity(result, text: str):
+    name = text.strip()
+    if name in ("", "pooled", result.outcome, result.outcome.lower()):
+        return result.draws["pooled"]
+    if name in ("new", "predictive"):
+        return result.draws["predictive"]
+    if result.by and f"{result.by}={name}" in result.draws:
+        return result.draws[f"{result.by}={name}"]
+    if " - " in name:
+        a, b = name.split(" - ", 1)
+        return _quantity(result, a) - _quantity(result, b)
+    levels = f"; levels of {result.by}: {', '.join(result.levels)}" if result.by else "; give --by for subgroups"
+    raise AnalysisError(f"'{name}' is not a quantity of this {result.outcome} fit: use the outcome name, "
+                        f"'new', a level or 'A - B' (spaces around the minus){levels}")
+
+
+def _value(result, text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return _quantity(result, text)
+
+
+def probability(result, statement: str) -> dict:
+    """P(statement | data) with its Monte Carlo standard error."""
+    match = _PATTERN.match(statement)
+    if not match:
+        raise AnalysisError(f"statement '{statement}' is not understood; write e.g. '> 0.30', "
+                            f"'{result.outcome} > 0.8', 'G1-2 > G2-3' or 'G1-2 - G2-3 > 0.10'")
+    lhs = _quantity(result, match["lhs"])
+    indicator = OPS[match["op"]](lhs, _value(result, match["rhs"])).astype(float)
+    p = float(indicator.mean())
+    mcse = 0.0 if p in (0.0, 1.0) else indicator_mcse(indicator)
+    return {"statement": statement.strip(), "outcome": result.outcome, "probability": p, "mcse": mcse,
+            "draws": int(indicator.size)}
+
+
+def probabilities(result, statements) -> list[dict]:
+    return [probability(result, s) for s in statements]
