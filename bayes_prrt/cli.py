@@ -20,10 +20,11 @@ from .freq.pool import pool as freq_pool
 from .freq.validate import reproduce
 from .headline import frequentist_headline
 from .bayes.fit import ENGINES, bayes_pool
+from .bayes.joint import joint_response
 from .bayes.sampling import Settings
 from .bayes.statements import probabilities
 from .files import write_atomic
-from .render import print_bayes, print_pooled, print_probabilities, print_subgroups
+from .render import print_bayes, print_joint, print_pooled, print_probabilities, print_subgroups
 from .spec import read_spec
 from .summary import dataset_summary
 
@@ -134,6 +135,9 @@ def bayes_options(func):
         click.option("--prior-mu", default=None, help="Prior for mu, e.g. normal:0,2 [default by outcome kind]."),
         click.option("--prior-tau", default=None, help="Prior for tau, e.g. halfnormal:0.5 or lognormal:M,S (tau2)."),
         click.option("--prior-beta", default=None, help="Prior for covariate effects, e.g. normal:0,1."),
+        click.option("--covariate", "covariates", multiple=True,
+                     help="Bayesian meta-regression on this column (numeric or categorical); repeatable."),
+        click.option("--reference", default=None, help="Reference level of --by (default: first in sorted order)."),
         click.option("--draws", type=click.IntRange(100), default=1000, show_default=True, help="Draws per chain."),
         click.option("--chains", type=click.IntRange(2), default=4, show_default=True),
         click.option("--seed", type=int, default=Settings.seed, show_default=True),
@@ -146,10 +150,11 @@ def bayes_options(func):
     return func
 
 
-def _bayes_fit(rows, by, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed):
-    settings = Settings(draws=draws, tune=draws, chains=chains, seed=seed)
-    priors = {"mu": prior_mu, "tau": prior_tau, "beta": prior_beta}
-    return bayes_pool(rows, priors=priors, by=by, engine=engine, settings=settings)
+def _bayes_fit(rows, by, opts):
+    settings = Settings(draws=opts["draws"], tune=opts["draws"], chains=opts["chains"], seed=opts["seed"])
+    priors = {"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]}
+    return bayes_pool(rows, priors=priors, by=by, engine=opts["engine"], settings=settings,
+                      covariates=list(opts["covariates"]) or None, reference=opts["reference"])
 
 
 def _finish_bayes(res, allow_unconverged, idata_path):
@@ -175,15 +180,15 @@ def _finish_bayes(res, allow_unconverged, idata_path):
               type=click.Choice(list(VALUE_POLICIES)), help="Which figures to use when a study has several.")
 @bayes_options
 @json_option
-def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json, engine, prior_mu, prior_tau,
-         prior_beta, draws, chains, seed, allow_unconverged, idata_path):
+def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json, allow_unconverged, idata_path,
+         **opts):
     """Pool one outcome: frequentist random effects (--method freq) or the hierarchical model (bayes)."""
     data = open_data(data_path)
     rows = data.select(outcome, values)
     if method == "bayes":
-        res = _bayes_fit(rows, by, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed)
+        res = _bayes_fit(rows, by, opts)
         if as_json:
-            dump_json({"values": values, "data_sha256": data.sha256, "seed": seed, **res.to_dict()})
+            dump_json({"values": values, "data_sha256": data.sha256, "seed": opts["seed"], **res.to_dict()})
         else:
             print_bayes(res, values)
         _finish_bayes(res, allow_unconverged, idata_path)
@@ -212,18 +217,38 @@ def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_
 @bayes_options
 @json_option
 @click.argument("statements", nargs=-1, required=True)
-def prob(data_path, outcome, by, values, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed,
-         allow_unconverged, idata_path, as_json, statements):
+def prob(data_path, outcome, by, values, allow_unconverged, idata_path, as_json, statements, **opts):
     """Posterior probabilities, e.g.  prob --outcome ORR --by grade "G1-2 > G2-3" "> 0.30"."""
     data = open_data(data_path)
-    res = _bayes_fit(data.select(outcome, values), by, engine, prior_mu, prior_tau, prior_beta, draws, chains, seed)
+    res = _bayes_fit(data.select(outcome, values), by, opts)
     answers = probabilities(res, statements)
     if as_json:
-        dump_json({"outcome": outcome, "engine": engine, "priors": res.priors, "converged": res.converged,
+        dump_json({"outcome": outcome, "engine": opts["engine"], "priors": res.priors, "converged": res.converged,
                    "diagnostics": res.to_dict()["diagnostics"], "statements": answers})
     else:
         print_probabilities(res, answers)
     _finish_bayes(res, allow_unconverged, idata_path)
+
+
+@main.command()
+@data_option
+@click.option("--values", default="published", show_default=True, type=click.Choice(list(VALUE_POLICIES)))
+@click.option("--prior-mu", default=None, help="Prior for muR and muS (logit scale).")
+@click.option("--prior-tau", default=None, help="Prior for the two study-effect SDs.")
+@click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
+@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@click.option("--allow-unconverged", is_flag=True)
+@json_option
+def joint(data_path, values, prior_mu, prior_tau, draws, seed, allow_unconverged, as_json):
+    """Joint ORR/DCR model (responders and stable disease), compared with the separate models."""
+    data = open_data(data_path)
+    res = joint_response(data, values, {"mu": prior_mu, "tau": prior_tau},
+                         Settings(draws=draws, tune=draws, seed=seed))
+    if as_json:
+        dump_json({"values": values, "data_sha256": data.sha256, "seed": seed, **res.to_dict()})
+    else:
+        print_joint(res)
+    _finish_bayes(res, allow_unconverged, None)
 
 
 @main.command()

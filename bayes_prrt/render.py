@@ -78,7 +78,11 @@ def print_bayes(res, values: str | None = None) -> None:
         contrasts = pd.DataFrame([{"contrast": c, "median": s["median"], "ci_low": s["ci_low"],
                                    "ci_high": s["ci_high"], "P(>0)": s["p_gt_0"]} for c, s in res.contrasts.items()])
         print_frame(contrasts, title="Contrasts")
-        print_diagnostics(res.subgroup_diagnostics, " (subgroup model)")
+    if res.beta:
+        frame = pd.DataFrame([{"coefficient": name, **{k: s[k] for k in ("median", "ci_low", "ci_high")}}
+                              for name, s in res.beta.items()])
+        print_frame(frame, title="Covariate effects (analysis scale: logit or log-months)")
+        print_diagnostics(res.covariate_diagnostics, " (covariate model)")
     for note in res.notes:
         console.print(f"note: {note}")
 
@@ -89,5 +93,16 @@ def print_probabilities(res, answers) -> None:
     for a in answers:
         console.print(f"P({res.outcome}: {a['statement']}) = {a['probability']:.3f}  (MCSE {a['mcse']:.3f})")
     print_diagnostics(res.diagnostics)
-    if res.by:
-        print_diagnostics(res.subgroup_diagnostics, " (subgroup model)")
+    if res.covariate_diagnostics is not None:
+        print_diagnostics(res.covariate_diagnostics, " (covariate model)")
+
+
+def print_joint(res) -> None:
+    if not res.converged:
+        console.print("[bold]UNRELIABLE: the sampler did not converge; do not use these numbers.[/bold]")
+    console.print(f"Joint ORR/DCR model (k = {res.k}): responders and stable disease from the same patients")
+    console.print(f"ORR: {_interval(res.orr)}   DCR: {_interval(res.dcr)}   rho: {_interval(res.rho)}")
+    print_frame(res.comparison, title="Joint vs separate models (posterior median, 95% interval)")
+    print_diagnostics(res.diagnostics)
+    for note in res.notes:
+        console.print(f"note: {note}")

@@ -52,11 +52,11 @@ class BayesPooled:
     contrasts: dict[str, dict] = field(default_factory=dict)
     beta: dict[str, dict] = field(default_factory=dict)
     idata: object | None = None
-    subgroup_diagnostics: Diagnostics | None = None
+    covariate_diagnostics: Diagnostics | None = None
 
     @property
     def converged(self) -> bool:
-        return all(d is None or d.converged for d in (self.diagnostics, self.subgroup_diagnostics))
+        return all(d is None or d.converged for d in (self.diagnostics, self.covariate_diagnostics))
 
     def to_dict(self) -> dict:
         out = {"outcome": self.outcome, "method": "bayes", "engine": self.engine, "k": self.k,
@@ -67,8 +67,9 @@ class BayesPooled:
                "priors": self.priors, "diagnostics": _diag_dict(self.diagnostics), "converged": self.converged,
                "studies": self.studies.to_dict(orient="records"), "notes": self.notes}
         if self.by:
-            out.update(by=self.by, subgroups=self.levels, contrasts=self.contrasts, beta=self.beta,
-                       subgroup_diagnostics=_diag_dict(self.subgroup_diagnostics))
+            out.update(by=self.by, subgroups=self.levels, contrasts=self.contrasts)
+        if self.beta:
+            out.update(beta=self.beta, covariate_diagnostics=_diag_dict(self.covariate_diagnostics))
         return out
 
 
@@ -146,8 +147,14 @@ def _fit_overall(data: _Data, priors, engine, settings):
 
 
 def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str | None = None,
-               engine: str = "mcmc", settings: Settings = Settings()) -> BayesPooled:
-    """Hierarchical Bayesian pooling of one outcome (one row per study)."""
+               engine: str = "mcmc", settings: Settings = Settings(), covariates: list[str] | None = None,
+               reference: str | None = None) -> BayesPooled:
+    """Hierarchical Bayesian pooling of one outcome (one row per study).
+
+    ``by``: a categorical covariate; adds subgroups and contrasts (``reference`` names its
+    reference level). ``covariates``: a meta-regression (numeric or categorical), adding the
+    posterior of each coefficient in ``beta``.
+    """
     if engine not in ENGINES:
         raise AnalysisError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
     data = _prepare(rows)
@@ -166,28 +173,48 @@ def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str
         notes=list(data.notes), idata=idata)
     if data.kind == "binary" and engine == "quadrature":
         result.notes.append("shrunken study estimates of the binomial model need --engine mcmc")
-    if by:
-        _add_subgroups(result, data, by, resolved, engine, settings)
+    if by and covariates:
+        raise AnalysisError("give either a subgroup covariate (by) or meta-regression covariates, not both")
+    if by or covariates:
+        _add_covariate_model(result, data, [by] if by else list(covariates), by, reference, resolved, engine,
+                             settings)
     return result
 
 
-def _add_subgroups(result: BayesPooled, data: _Data, by: str, priors: dict[str, Prior], engine: str,
-                   settings: Settings) -> None:
+def _covariate_fit(result: BayesPooled, data: _Data, columns: list[str], reference: dict, priors, engine,
+                   settings):
+    """Fit mu + X beta on the studies whose covariates are known; returns draws and design."""
     if engine != "mcmc":
-        raise AnalysisError("subgroups need the covariate model, which only --engine mcmc fits")
-    if by not in data.rows.columns:
-        raise AnalysisError(f"covariate column '{by}' does not exist")
-    known = data.rows[by].notna().to_numpy()
+        raise AnalysisError("subgroups and meta-regression need the covariate model, which only --engine mcmc fits")
+    for col in columns:
+        if col not in data.rows.columns:
+            raise AnalysisError(f"covariate column '{col}' does not exist")
+    known = data.rows[columns].notna().all(axis=1).to_numpy()
     if (~known).any():
-        result.notes.append(f"left out of the {by} model, {by} missing: "
+        result.notes.append(f"left out of the covariate model, {', '.join(columns)} missing: "
                             + ", ".join(np.asarray(data.studies)[~known]))
     sub = _Data(data.kind, list(np.asarray(data.studies)[known]), data.rows[known].reset_index(drop=True),
                 data.y[known], data.n_or_se[known], [])
-    X, names, reference = design_matrix(sub.rows, [by])
+    X, names, reference = design_matrix(sub.rows, columns, reference)
+    if X.shape[0] <= X.shape[1]:
+        raise AnalysisError(f"{X.shape[0]} studies with known {', '.join(columns)} cannot inform "
+                            f"{X.shape[1]} coefficients")
+    idata, diag = sample(_model(sub, priors, X[:, 1:], names[1:]), ["mu", "tau", "beta"], settings)
+    result.beta = {name: summary(_draws(idata, "beta")[..., i]) for i, name in enumerate(names[1:])}
+    result.covariate_diagnostics = diag
+    return sub, idata, names, reference
+
+
+def _add_covariate_model(result: BayesPooled, data: _Data, columns: list[str], by: str | None,
+                         reference_level: str | None, priors: dict[str, Prior], engine: str,
+                         settings: Settings) -> None:
+    reference = {by: reference_level} if by and reference_level else {}
+    sub, idata, names, reference = _covariate_fit(result, data, columns, reference, priors, engine, settings)
+    if not by:
+        return
     levels = sorted(sub.rows[by].astype(str).unique())
     if len(levels) < 2:
         raise AnalysisError(f"'{by}' has {len(levels)} level(s) with data; a subgroup comparison needs 2")
-    idata, diag = sample(_model(sub, priors, X[:, 1:], names[1:]), ["mu", "tau", "beta"], settings)
     mu, beta, tau = _draws(idata, "mu"), _draws(idata, "beta"), _draws(idata, "tau")
     rng = np.random.default_rng(settings.seed + 7)
     counts = sub.rows[by].astype(str).value_counts()
@@ -201,5 +228,4 @@ def _add_subgroups(result: BayesPooled, data: _Data, by: str, priors: dict[str, 
         if a < b:
             diff = result.draws[f"{by}={a}"] - result.draws[f"{by}={b}"]
             result.contrasts[f"{a} - {b}"] = {**summary(diff), "p_gt_0": float((diff > 0).mean())}
-    result.beta = {name: summary(beta[..., i]) for i, name in enumerate(names[1:])}
-    result.by, result.subgroup_diagnostics = by, diag
+    result.by = by
