@@ -22,7 +22,7 @@ TAU2_METHODS = ("DL", "REML", "PM", "ML")
 SECTIONS = {
     "analysis": {"name", "outcomes", "values", "covariates"},
     "frequentist": {"measure_binary", "measure_median", "tau2", "hksj"},
-    "priors": {"mu", "tau", "beta"},
+    "priors": {"binary", "median"},
     "statements": {"outcome", "by", "text"},
 }
 
@@ -43,7 +43,7 @@ class Spec:
     measure_median: str = "LOGMEDIAN"
     tau2: str = "DL"
     hksj: bool = False
-    priors: dict[str, str] = field(default_factory=dict)
+    priors: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> parameter -> prior
     statements: list[dict] = field(default_factory=list)
 
 
@@ -81,11 +81,14 @@ def read_spec(path: str | Path | None = None) -> Spec:
     _unknown_keys(file, "analysis", analysis)
     _unknown_keys(file, "frequentist", freq)
     _unknown_keys(file, "priors", raw.get("priors", {}))
-    for key, text in raw.get("priors", {}).items():
-        try:
-            parse_prior(text, key)
-        except PriorError as err:
-            raise SpecError(file, f"priors.{key}", str(err)) from None
+    for kind, table in raw.get("priors", {}).items():
+        if not isinstance(table, dict):
+            raise SpecError(file, f"priors.{kind}", "must be a table, e.g. [priors.binary] with mu, tau, beta")
+        for key, text in table.items():
+            try:
+                parse_prior(text, key)
+            except PriorError as err:
+                raise SpecError(file, f"priors.{kind}.{key}", str(err)) from None
     outcomes = analysis.get("outcomes")
     if not outcomes or not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
         raise SpecError(file, "analysis.outcomes", "give a non-empty list of outcome names")
@@ -108,6 +111,6 @@ def read_spec(path: str | Path | None = None) -> Spec:
                                MEASURES_MEDIAN),
         tau2=_choice(file, "frequentist.tau2", freq.get("tau2", "DL"), TAU2_METHODS),
         hksj=hksj,
-        priors=dict(raw.get("priors", {})),
+        priors={kind: dict(table) for kind, table in raw.get("priors", {}).items()},
         statements=statements,
     )

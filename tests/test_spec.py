@@ -11,6 +11,8 @@ def test_default_spec():
     spec = read_spec()
     assert spec.outcomes == ["DCR", "ORR", "PFS", "OS"]
     assert spec.tau2 == "DL" and spec.measure_binary == "PFT" and spec.values == "published"
+    from bayes_prrt.priors import DEFAULT_PRIORS
+    assert spec.priors == DEFAULT_PRIORS  # the shipped spec states the package defaults
 
 
 @pytest.mark.parametrize("text,key", [
@@ -20,7 +22,8 @@ def test_default_spec():
     ('[analysis]\noutcomes = ["DCR"]\ncolour = 1\n', "analysis.colour"),
     ('[analysys]\n', "analysys"),
     ('[analysis\n', "-"),
-    ('[analysis]\noutcomes = ["DCR"]\n[priors]\ntau = "normal:0,1"\n', "priors.tau"),
+    ('[analysis]\noutcomes = ["DCR"]\n[priors.binary]\ntau = "normal:0,1"\n', "priors.binary.tau"),
+    ('[analysis]\noutcomes = ["DCR"]\n[priors]\ntau = "halfnormal:1"\n', "priors.tau"),
 ])
 def test_bad_spec(text, key, tmp_path):
     path = tmp_path / "s.toml"

@@ -23,7 +23,7 @@ from ..freq.pool import study_effects
 from ..priors import Prior, resolve_priors
 from . import quadrature
 from .models import binomial_model, logmedian_model
-from .sampling import Diagnostics, Settings, add_prior, sample
+from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings, add_prior, sample
 from .summaries import (conditional_study_effects, population_average, predictive, summary, to_scale)
 
 ENGINES = ("mcmc", "quadrature")
@@ -147,8 +147,8 @@ def _fit_overall(data: _Data, priors, engine, settings):
 
 
 def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str | None = None,
-               engine: str = "mcmc", settings: Settings = Settings(), covariates: list[str] | None = None,
-               reference: str | None = None) -> BayesPooled:
+               engine: str = "mcmc", settings: Settings = DEFAULT_SETTINGS,
+               covariates: list[str] | None = None, reference: str | None = None) -> BayesPooled:
     """Hierarchical Bayesian pooling of one outcome (one row per study).
 
     ``by``: a categorical covariate; adds subgroups and contrasts (``reference`` names its

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from scipy.special import expit
 
@@ -19,7 +18,7 @@ from ..errors import AnalysisError
 from ..priors import resolve_priors
 from .fit import bayes_pool
 from .models import joint_response_model
-from .sampling import Diagnostics, Settings, sample
+from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings, sample
 from .summaries import summary
 
 
@@ -69,7 +68,7 @@ def response_counts(data: Dataset, values: str) -> tuple[pd.DataFrame, list[str]
 
 
 def joint_response(data: Dataset, values: str = "published", priors: dict[str, str] | None = None,
-                   settings: Settings = Settings()) -> JointResult:
+                   settings: Settings = DEFAULT_SETTINGS) -> JointResult:
     counts, notes = response_counts(data, values)
     if len(counts) < 3:
         raise AnalysisError(f"the joint model needs at least 3 studies with DCR and ORR; found {len(counts)}")

@@ -29,6 +29,9 @@ class Settings:
     seed: int = 20261123
 
 
+DEFAULT_SETTINGS = Settings()
+
+
 @dataclass(frozen=True)
 class Diagnostics:
     rhat_max: float
@@ -81,7 +84,7 @@ def _run(model, settings: Settings):
                          idata_kwargs={"log_likelihood": True}, compute_convergence_checks=False)
 
 
-def sample(model, var_names, settings: Settings = Settings()):
+def sample(model, var_names, settings: Settings = DEFAULT_SETTINGS):
     """Sample, check, refit once if needed; returns (InferenceData, Diagnostics)."""
     idata = _run(model, settings)
     diag = diagnose(idata, var_names, settings, refitted=False)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import operator
 import re
 
-import numpy as np
 
 from ..errors import AnalysisError
 from .sampling import indicator_mcse

@@ -100,7 +100,7 @@ def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool =
         estimate=bt[0], ci_low=bt[1], ci_high=bt[2], pi_low=bt[3], pi_high=bt[4],
         estimate_t=fit.estimate, se_t=float(fit.se[0]), tau2=fit.tau2, tau2_ci=fit.tau2_ci,
         I2=fit.I2, I2_ci=i2_interval(fit, eff.vi), H2=fit.H2, Q=fit.QE, p_Q=fit.p_QE,
-        weights=dict(zip(used["study"].astype(str), fit.weights.round(10))), notes=notes,
+        weights=dict(zip(used["study"].astype(str), fit.weights.round(10), strict=True)), notes=notes,
     )
 
 
