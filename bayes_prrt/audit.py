@@ -112,21 +112,22 @@ def check_disagreement(data: Dataset) -> list[Finding]:
     return found
 
 
+def inclusion_violations(study) -> list[str]:
+    """Why a study (a row of studies.csv) falls outside Wang 2026's stated inclusion criteria."""
+    reasons = []
+    if study.drug != "DOTATATE":
+        reasons.append(f"drug is {study.drug}, not 177Lu-DOTATATE monotherapy")
+    if study.setting in ("retreatment", "combined therapy"):
+        reasons.append(f"setting is {study.setting}")
+    if not any(c in str(study.response_criteria) for c in ALLOWED_CRITERIA):
+        reasons.append(f"response criteria are '{study.response_criteria}', not RECIST or WHO")
+    return reasons
+
+
 def check_inclusion(data: Dataset) -> list[Finding]:
-    found = []
     studies = data.studies[data.studies["in_meta"].str.lower() == "true"]
-    for r in studies.itertuples():
-        reasons = []
-        if r.drug != "DOTATATE":
-            reasons.append(f"drug is {r.drug}, not 177Lu-DOTATATE monotherapy")
-        if r.setting in ("retreatment", "combined therapy"):
-            reasons.append(f"setting is {r.setting}")
-        if not any(c in str(r.response_criteria) for c in ALLOWED_CRITERIA):
-            reasons.append(f"response criteria are '{r.response_criteria}', not RECIST or WHO")
-        if reasons:
-            found.append(Finding("inclusion", r.study, "(study)",
-                                 "outside the stated inclusion criteria: " + "; ".join(reasons)))
-    return found
+    return [Finding("inclusion", r.study, "(study)", "outside the stated inclusion criteria: " + "; ".join(reasons))
+            for r in studies.itertuples() if (reasons := inclusion_violations(r))]
 
 
 CHECKS = {

@@ -24,7 +24,10 @@ from .bayes.joint import joint_response
 from .bayes.sampling import Settings
 from .bayes.statements import probabilities
 from .files import write_atomic
-from .render import print_bayes, print_joint, print_pooled, print_probabilities, print_subgroups
+from .plots.sensitivity import plot_sensitivity
+from .render import (print_bayes, print_joint, print_pooled, print_probabilities, print_sensitivity,
+                     print_subgroups)
+from .sensitivity.analysis import spec_sensitivity
 from .spec import read_spec
 from .summary import dataset_summary
 
@@ -249,6 +252,35 @@ def joint(data_path, values, prior_mu, prior_tau, draws, seed, allow_unconverged
     else:
         print_joint(res)
     _finish_bayes(res, allow_unconverged, None)
+
+
+@main.command()
+@click.option("--outcome", default=None, help="One outcome (default: every outcome of the spec).")
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
+              help="Analysis spec with statements and the [sensitivity] grid; default models/prrt_default.toml.")
+@data_option
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default="sensitivity.png", show_default=True,
+              help="Where to write the figure.")
+@click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
+@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@json_option
+def sensitivity(outcome, spec_path, data_path, plot_path, draws, seed, as_json):
+    """Prior grid, data scenarios, leave-one-out and power-scaling, with a verdict per statement."""
+    spec = read_spec(spec_path)
+    data = open_data(data_path)
+    settings = Settings(draws=draws, tune=draws, seed=seed)
+    results, kinds = [], {}
+    for name in [outcome] if outcome else spec.outcomes:
+        res, kinds[name] = spec_sensitivity(data, spec, name, settings)
+        results.append(res)
+    write_atomic(Path(plot_path), lambda tmp: plot_sensitivity(results, kinds, tmp))
+    if as_json:
+        body = results[0].to_dict() if outcome else {"outcomes": {r.outcome: r.to_dict() for r in results}}
+        dump_json({**body, "plot": plot_path, "data_sha256": data.sha256, "seed": seed})
+        return
+    for res in results:
+        print_sensitivity(res)
+    console.print(f"Figure: {plot_path}")
 
 
 @main.command()

@@ -75,7 +75,7 @@ class Prior:
         """Log density at x (tau for scale priors)."""
         x = np.asarray(x, float)
         if self.family == "lognormal":  # log(tau^2) ~ N(M, S): p(tau) = N(2 log tau; M, S) * 2 / tau
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):
                 out = stats.norm(self.params[0], self.params[1]).logpdf(2 * np.log(x)) + np.log(2 / x)
             return np.where(x > 0, out, -np.inf)
         if self.family == "halfstudentt":

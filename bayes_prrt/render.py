@@ -106,3 +106,27 @@ def print_joint(res) -> None:
     print_diagnostics(res.diagnostics)
     for note in res.notes:
         console.print(f"note: {note}")
+
+
+def _table(rows: list[dict], key: str) -> pd.DataFrame:
+    frame = pd.DataFrame([{key: r[key], "k": r["k"], "estimate": r["estimate"], "ci_low": r["ci_low"],
+                           "ci_high": r["ci_high"], "tau": r["tau_median"], **r["statements"]} for r in rows])
+    return frame
+
+
+def print_sensitivity(res) -> None:
+    console.print(f"[bold]Sensitivity: {res.outcome}[/bold]")
+    print_frame(_table(res.priors, "prior"), title=f"{res.outcome}: prior grid (statements as probabilities)")
+    if res.scenarios:
+        print_frame(_table(res.scenarios, "scenario"), title=f"{res.outcome}: data scenarios")
+    loo = pd.DataFrame([{"omitted": s, **v} for s, v in res.loo.items()])
+    print_frame(loo, title=f"{res.outcome}: leave-one-out (shift of the pooled median; frequentist beside)")
+    psens = pd.DataFrame([{"parameter": p, **v} for p, v in res.psens.items()])
+    print_frame(psens, title=f"{res.outcome}: power-scaling sensitivity (> 0.05 is influential)")
+    for text, v in res.verdicts.items():
+        parts = [f"{name}: {v[key]['verdict']}" + (f", P {v[key]['range'][0]:.3f}-{v[key]['range'][1]:.3f}"
+                                                    if v[key]["range"] else "")
+                 for key, name in (("priors", "priors"), ("scenarios", "data"))]
+        console.print(f"Verdict for '{text}': {v['overall']} ({'; '.join(parts)})")
+    for note in res.notes:
+        console.print(f"note: {note}")

@@ -24,6 +24,18 @@ SECTIONS = {
     "frequentist": {"measure_binary", "measure_median", "tau2", "hksj"},
     "priors": {"binary", "median"},
     "statements": {"outcome", "by", "text"},
+    "sensitivity": {"thresholds", "scenarios", "tau_binary", "tau_median", "mu_binary", "mu_median"},
+}
+# The default sensitivity grid (issue: at least eight tau priors, a vague and a weakly informative mu prior).
+DEFAULT_SENSITIVITY = {
+    "thresholds": [0.05, 0.95],
+    "scenarios": ["published", "corrected", "strict", "living", "recist"],
+    "tau_binary": ["halfnormal:0.25", "halfnormal:0.5", "halfnormal:1", "halfnormal:2", "halfcauchy:0.5",
+                   "halfcauchy:1", "exponential:1", "lognormal:-2.56,1.74"],
+    "tau_median": ["halfnormal:0.25", "halfnormal:0.5", "halfnormal:1", "halfnormal:2", "halfcauchy:0.5",
+                   "halfcauchy:1", "exponential:1", "lognormal:-2.56,1.74"],
+    "mu_binary": ["normal:0,2", "normal:0,10"],
+    "mu_median": ["normal:3,1.5", "normal:3,10"],
 }
 
 
@@ -45,6 +57,7 @@ class Spec:
     hksj: bool = False
     priors: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> parameter -> prior
     statements: list[dict] = field(default_factory=list)
+    sensitivity: dict = field(default_factory=lambda: dict(DEFAULT_SENSITIVITY))
 
 
 def default_spec_path() -> Path:
@@ -97,6 +110,8 @@ def read_spec(path: str | Path | None = None) -> Spec:
         _unknown_keys(file, "statements", st)
         if "outcome" not in st or "text" not in st:
             raise SpecError(file, f"statements[{i}]", "each statement needs 'outcome' and 'text'")
+    sensitivity = {**DEFAULT_SENSITIVITY, **raw.get("sensitivity", {})}
+    _check_sensitivity(file, sensitivity)
     hksj = freq.get("hksj", False)
     if not isinstance(hksj, bool):
         raise SpecError(file, "frequentist.hksj", "must be true or false")
@@ -113,4 +128,22 @@ def read_spec(path: str | Path | None = None) -> Spec:
         hksj=hksj,
         priors={kind: dict(table) for kind, table in raw.get("priors", {}).items()},
         statements=statements,
+        sensitivity=sensitivity,
     )
+
+
+def _check_sensitivity(file: str, table: dict) -> None:
+    from .sensitivity.scenarios import SCENARIOS
+
+    _unknown_keys(file, "sensitivity", table)
+    low, high = table["thresholds"] if len(table["thresholds"]) == 2 else (None, None)
+    if low is None or not 0 < low < high < 1:
+        raise SpecError(file, "sensitivity.thresholds", "give [lower, upper] with 0 < lower < upper < 1")
+    for name in table["scenarios"]:
+        _choice(file, "sensitivity.scenarios", name, tuple(SCENARIOS))
+    for key in ("tau_binary", "tau_median", "mu_binary", "mu_median"):
+        for text in table[key]:
+            try:
+                parse_prior(text, key.split("_")[0])
+            except PriorError as err:
+                raise SpecError(file, f"sensitivity.{key}", str(err)) from None

@@ -53,6 +53,8 @@ class BayesPooled:
     beta: dict[str, dict] = field(default_factory=dict)
     idata: object | None = None
     covariate_diagnostics: Diagnostics | None = None
+    covariate_idata: object | None = None
+    model: object | None = None  # the PyMC model of the overall fit (MCMC engine)
 
     @property
     def converged(self) -> bool:
@@ -126,7 +128,7 @@ def _fit_overall(data: _Data, priors, engine, settings):
     if engine == "quadrature":
         fit = (quadrature.binomial(data.y, data.n_or_se, priors, settings.seed) if data.kind == "binary"
                else quadrature.normal_normal(data.y, data.n_or_se, priors, settings.seed))
-        mu, tau, idata, diag = fit.mu, fit.tau, None, None
+        mu, tau, idata, diag, model = fit.mu, fit.tau, None, None, None
         theta = None
         if data.kind == "median":
             theta = conditional_study_effects(data.y, data.n_or_se, mu[..., None], tau, rng)
@@ -143,7 +145,7 @@ def _fit_overall(data: _Data, priors, engine, settings):
         idata.add_groups(posterior_predictive=xr.Dataset(
             {"new_study": (("chain", "draw"), pred), "theta": (("chain", "draw", "study"), theta)},
             coords={"chain": idata.posterior.chain, "draw": idata.posterior.draw, "study": data.studies}))
-    return mu, tau, theta, pred, idata, diag
+    return mu, tau, theta, pred, idata, diag, model
 
 
 def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str | None = None,
@@ -162,7 +164,7 @@ def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str
     if len(data.studies) < 2:
         raise AnalysisError(f"{outcome}: {len(data.studies)} poolable study(ies); pooling needs at least 2")
     resolved = resolve_priors(data.kind, priors)
-    mu, tau, theta, pred, idata, diag = _fit_overall(data, resolved, engine, settings)
+    mu, tau, theta, pred, idata, diag, model = _fit_overall(data, resolved, engine, settings)
     pooled = to_scale(data.kind, mu)
     result = BayesPooled(
         outcome=outcome, kind=data.kind, engine=engine, k=len(data.studies), pooled=summary(pooled),
@@ -170,7 +172,7 @@ def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str
         predictive=summary(pred), tau=summary(tau), mu=summary(mu),
         priors={k: str(v) for k, v in resolved.items()}, diagnostics=diag,
         studies=_study_table(data, theta), draws={"pooled": pooled, "predictive": pred, "tau": tau},
-        notes=list(data.notes), idata=idata)
+        notes=list(data.notes), idata=idata, model=model)
     if data.kind == "binary" and engine == "quadrature":
         result.notes.append("shrunken study estimates of the binomial model need --engine mcmc")
     if by and covariates:
@@ -201,7 +203,7 @@ def _covariate_fit(result: BayesPooled, data: _Data, columns: list[str], referen
                             f"{X.shape[1]} coefficients")
     idata, diag = sample(_model(sub, priors, X[:, 1:], names[1:]), ["mu", "tau", "beta"], settings)
     result.beta = {name: summary(_draws(idata, "beta")[..., i]) for i, name in enumerate(names[1:])}
-    result.covariate_diagnostics = diag
+    result.covariate_diagnostics, result.covariate_idata = diag, idata
     return sub, idata, names, reference
 
 

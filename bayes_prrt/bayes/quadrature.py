@@ -6,7 +6,7 @@ with mu ~ N(m0, s0^2), mu | tau, y is normal with precision P = 1/s0^2 + sum w_i
 p(tau) N(y; m0 1, diag(s^2 + tau^2) + s0^2 11'), evaluated on a fine grid of tau.
 Binomial model: p(mu, tau | y) on a 2-D grid, each study's random effect integrated
 by adaptive Gauss-Hermite quadrature (``freq.glmm.loglik_grid``). A coarse grid finds
-the posterior mass, a fine grid covers it.
+where the likelihood lives, a fine grid covers it, and priors are added to it afterwards.
 
 Both return i.i.d. draws of (mu, tau) (cells drawn by posterior mass, jittered inside the
 cell), so that every summary and probability statement is computed as for MCMC, and
@@ -16,6 +16,7 @@ exact marginal quantiles of mu and tau for the cross-check against MCMC.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -28,6 +29,8 @@ DRAWS = 40_000
 FINE = 240
 TAU_POINTS = 4000
 MASS_DROP = 30.0  # log-density below the maximum that counts as outside the posterior
+LIK_DROP = 40.0  # the likelihood grid reaches further, so that any prior's posterior lies inside
+EDGE_DROP = 12.0  # a posterior density at the grid's edge within this of the peak means mass is cut off
 
 
 @dataclass
@@ -99,29 +102,48 @@ def _tau_upper(prior: Prior, y, v) -> float:
     return max(4 * spread, 2.0)
 
 
+class BinomialLikelihood:
+    """The binomial model's marginal likelihood on a (mu, tau) grid, computed once.
+
+    The grid covers where the likelihood is within ``LIK_DROP`` of its maximum (found on a
+    coarse grid over mu in [-12, 12], tau in [0, 10]); any prior is then a log-density added
+    to it, so a grid of priors costs one likelihood evaluation.
+    """
+
+    def __init__(self, events, n):
+        x, n = np.asarray(events, float), np.asarray(n, float)
+        mu_c, tau_c = np.linspace(-12, 12, 97), np.linspace(0, 10, 81)
+        ll = loglik_grid(x, n, *np.meshgrid(mu_c, tau_c, indexing="ij"))
+        keep = ll > ll.max() - LIK_DROP
+        mu_lo, mu_hi = mu_c[keep.any(1)][[0, -1]]
+        tau_hi = tau_c[keep.any(0)][-1]
+        self.mu = np.linspace(mu_lo - 0.25, mu_hi + 0.25, FINE)
+        self.tau = np.linspace(0, tau_hi + 0.125, FINE)
+        self.per_study = loglik_grid(x, n, *np.meshgrid(self.mu, self.tau, indexing="ij"), per_study=True)
+        self.loglik = self.per_study.sum(-1)
+
+    def posterior(self, priors: dict[str, Prior], seed: int, drop: int | None = None) -> GridPosterior:
+        """Posterior under ``priors``; ``drop`` leaves study number ``drop`` out (an exact refit)."""
+        M, T = np.meshgrid(self.mu, self.tau, indexing="ij")
+        loglik = self.loglik if drop is None else self.loglik - self.per_study[..., drop]
+        lp = loglik + priors["mu"].logpdf(M) + priors["tau"].logpdf(T)
+        edge = max(lp[[0, -1], :].max(), lp[:, -1].max())
+        if edge > lp.max() - EDGE_DROP:
+            raise AnalysisError("the quadrature grid does not hold the posterior under this prior; use --engine mcmc")
+        mass = np.exp(lp - lp.max())
+        mass /= mass.sum()
+        rng = np.random.default_rng(seed)
+        idx = rng.choice(mass.size, size=DRAWS, p=mass.ravel())
+        i, j = np.unravel_index(idx, mass.shape)
+        return GridPosterior(_jittered(rng, self.mu, i)[None, :], np.abs(_jittered(rng, self.tau, j))[None, :],
+                             _quantile_fn(self.mu, mass.sum(1)), _quantile_fn(self.tau, mass.sum(0)), mass.size)
+
+
+@lru_cache(maxsize=32)
+def _likelihood(events: tuple, n: tuple) -> BinomialLikelihood:
+    return BinomialLikelihood(np.array(events), np.array(n))
+
+
 def binomial(events, n, priors: dict[str, Prior], seed: int) -> GridPosterior:
-    x, n = np.asarray(events, float), np.asarray(n, float)
-
-    def logpost(mu, tau):
-        return loglik_grid(x, n, mu, tau) + priors["mu"].logpdf(mu) + priors["tau"].logpdf(tau)
-
-    # coarse search box, then a fine grid over the region holding the mass
-    mu_c, tau_c = np.linspace(-12, 12, 97), np.linspace(0, 6, 61)
-    M, T = np.meshgrid(mu_c, tau_c, indexing="ij")
-    lp = logpost(M, T)
-    keep = lp > lp.max() - MASS_DROP
-    mu_lo, mu_hi = mu_c[keep.any(1)][[0, -1]]
-    tau_hi = tau_c[keep.any(0)][-1]
-    mu_f = np.linspace(mu_lo - 0.25, mu_hi + 0.25, FINE)
-    tau_f = np.linspace(0, tau_hi + 0.1, FINE)
-    M, T = np.meshgrid(mu_f, tau_f, indexing="ij")
-    lp = logpost(M, T)
-    if np.isfinite(lp[[0, -1], :]).any() and (lp[[0, -1], :].max() > lp.max() - MASS_DROP):
-        raise AnalysisError("the quadrature grid did not capture the posterior of mu; use --engine mcmc")
-    mass = np.exp(lp - lp.max())
-    mass /= mass.sum()
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(mass.size, size=DRAWS, p=mass.ravel())
-    i, j = np.unravel_index(idx, mass.shape)
-    return GridPosterior(_jittered(rng, mu_f, i)[None, :], np.abs(_jittered(rng, tau_f, j))[None, :],
-                         _quantile_fn(mu_f, mass.sum(1)), _quantile_fn(tau_f, mass.sum(0)), mass.size)
+    """Posterior under ``priors``; the likelihood grid of the same data is computed once per process."""
+    return _likelihood(tuple(np.asarray(events, int)), tuple(np.asarray(n, int))).posterior(priors, seed)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import operator
 import re
 
+import numpy as np
+
 
 from ..errors import AnalysisError
 from .sampling import indicator_mcse
@@ -46,16 +48,30 @@ def _value(result, text: str):
         return _quantity(result, text)
 
 
-def probability(result, statement: str) -> dict:
-    """P(statement | data) with its Monte Carlo standard error."""
+def probability(result, statement: str, weights=None) -> dict:
+    """P(statement | data) with its Monte Carlo standard error.
+
+    With importance ``weights`` (same shape as the draws, e.g. to move the posterior to another
+    prior) the probability is the weighted mean, and the MCSE uses the importance-sampling ESS,
+    (sum w)^2 / sum w^2, scaled by the chains' relative efficiency for the indicator.
+    """
     match = _PATTERN.match(statement)
     if not match:
         raise AnalysisError(f"statement '{statement}' is not understood; write e.g. '> 0.30', "
                             f"'{result.outcome} > 0.8', 'G1-2 > G2-3' or 'G1-2 - G2-3 > 0.10'")
     lhs = _quantity(result, match["lhs"])
     indicator = OPS[match["op"]](lhs, _value(result, match["rhs"])).astype(float)
-    p = float(indicator.mean())
-    mcse = 0.0 if p in (0.0, 1.0) else indicator_mcse(indicator)
+    if weights is None:
+        p = float(indicator.mean())
+        mcse = 0.0 if p in (0.0, 1.0) else indicator_mcse(indicator)
+    else:
+        w = np.asarray(weights, float) / np.sum(weights)
+        p = float(np.sum(w * indicator))
+        if p in (0.0, 1.0):
+            mcse = 0.0
+        else:
+            r_eff = min(1.0, (p * (1 - p) / indicator.size) / indicator_mcse(indicator) ** 2)
+            mcse = float(np.sqrt(p * (1 - p) / (r_eff / np.sum(w**2))))
     return {"statement": statement.strip(), "outcome": result.outcome, "probability": p, "mcse": mcse,
             "draws": int(indicator.size)}
 

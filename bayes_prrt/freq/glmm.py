@@ -59,15 +59,16 @@ def _modes(x, n, mu, tau, iters: int = 50):
     return u, np.sqrt(1.0 / (tau**2 * n * p * (1 - p) + 1))
 
 
-def loglik_grid(x, n, mu, tau, nodes: int = NODES):
+def loglik_grid(x, n, mu, tau, nodes: int = NODES, per_study: bool = False):
     """Marginal log-likelihood at each (mu_g, tau_g) by adaptive GH quadrature (binomial
-    coefficients included); mu and tau are arrays of the same shape, the result too."""
+    coefficients included); mu and tau are arrays of the same shape, the result too (with a
+    trailing study axis when ``per_study``)."""
     x, n = np.asarray(x, float), np.asarray(n, float)
     mu, tau = np.broadcast_arrays(np.asarray(mu, float), np.asarray(tau, float))
     shape = mu.shape
     mu, tau = mu.reshape(-1, 1), tau.reshape(-1, 1)
     t, w = np.polynomial.hermite.hermgauss(nodes)
-    const = np.sum(gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1))
+    const = gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
     safe_tau = np.where(tau > 0, tau, 1.0)
     mode, scale = _modes(x, n, mu, safe_tau)
     u = mode[..., None] + np.sqrt(2) * scale[..., None] * t
@@ -75,8 +76,8 @@ def loglik_grid(x, n, mu, tau, nodes: int = NODES):
     top = h.max(-1)
     log_int = np.log(scale / np.sqrt(np.pi)) + np.log(np.exp(h - top[..., None]) @ w) + top
     at_zero = _log_binom(x, n, mu)  # tau = 0: no random effect
-    total = np.where(tau > 0, log_int, at_zero).sum(-1) + const
-    return total.reshape(shape)
+    studies = np.where(tau > 0, log_int, at_zero) + const
+    return studies.reshape(*shape, len(x)) if per_study else studies.sum(-1).reshape(shape)
 
 
 def loglik(x, n, mu: float, tau: float, nodes: int = NODES) -> float:

@@ -168,4 +168,6 @@ def leave_one_out(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hks
         res = pool(used.drop(index=i).reset_index(drop=True), measure, tau2_method, hksj)
         out.append({"omitted": study, "estimate": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
                     "estimate_t": res.estimate_t, "se_t": res.se_t, "tau2": res.tau2, "I2": res.I2, "Q": res.Q})
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    frame.attrs["full"] = pool(used, measure, tau2_method, hksj).estimate  # the estimate with every study
+    return frame

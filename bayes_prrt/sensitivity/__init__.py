@@ -1,0 +1,1 @@
+"""Sensitivity of the Bayesian conclusions to priors, to single studies and to data choices."""

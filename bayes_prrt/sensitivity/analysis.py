@@ -1,0 +1,159 @@
+"""The sensitivity analysis of one spec: prior grid, data scenarios, influence, power-scaling.
+
+Prior grid: the model without covariates is computed exactly by quadrature, whose
+likelihood grid is built once per data set and reused by every prior (``quadrature.py``).
+Statements about subgroups need the covariate model: it is sampled once under the default
+priors and moved to each prior of the grid by PSIS reweighting (``reweight.py``); a prior
+the draws cannot represent (Pareto k > 0.7) is refitted by MCMC.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..bayes.fit import bayes_pool
+from ..bayes.sampling import Settings
+from ..bayes.statements import probability
+from ..dataset import Dataset
+from ..errors import AnalysisError
+from ..priors import resolve_priors
+from .influence import influence
+from .power import power_scaling
+from .reweight import K_MAX, prior_weights
+from .scenarios import SCENARIOS, scenario_rows
+from .verdict import verdict
+
+
+@dataclass
+class GridEntry:
+    label: str
+    priors: dict[str, str]
+
+
+@dataclass
+class OutcomeSensitivity:
+    outcome: str
+    priors: list[dict]
+    scenarios: list[dict]
+    loo: dict
+    psens: dict
+    verdicts: dict
+    timing: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"outcome": self.outcome, "priors": self.priors, "scenarios": self.scenarios, "loo": self.loo,
+                "psens": self.psens, "verdicts": self.verdicts, "timing": self.timing, "notes": self.notes}
+
+
+def prior_grid(kind: str, tau_priors: list[str], mu_priors: list[str]) -> list[GridEntry]:
+    """Each tau prior with the default mu prior, then each mu prior with the default tau prior."""
+    defaults = resolve_priors(kind)
+    entries = [GridEntry(f"tau ~ {t}", {"tau": t}) for t in tau_priors]
+    entries += [GridEntry(f"mu ~ {m}", {"mu": m}) for m in mu_priors if m != str(defaults["mu"])]
+    return entries
+
+
+def _row(label, res, answers, extra=None) -> dict:
+    return {"prior" if extra is None else "scenario": label, "estimate": res.pooled["median"],
+            "ci_low": res.pooled["ci_low"], "ci_high": res.pooled["ci_high"], "tau_median": res.tau["median"],
+            "pi_low": res.predictive["ci_low"], "pi_high": res.predictive["ci_high"], "k": res.k,
+            "statements": answers, **(extra or {})}
+
+
+def _answers(statements, plain, by_fit, weights=None) -> dict:
+    out = {}
+    for st in statements:
+        source = by_fit if st.get("by") else plain
+        out[st["text"]] = probability(source, st["text"], weights if st.get("by") else None)["probability"]
+    return out
+
+
+def _by_fit(rows, statements, priors, settings):
+    bys = {st["by"] for st in statements if st.get("by")}
+    if len(bys) > 1:
+        raise ValueError("statements of one outcome compare levels of one covariate")
+    return bayes_pool(rows, priors=priors, by=bys.pop(), settings=settings) if bys else None
+
+
+def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], grid: list[GridEntry],
+                        scenarios: list[str], thresholds, values: str = "published",
+                        settings: Settings = Settings()) -> OutcomeSensitivity:
+    rows = data.select(outcome, values)
+    kind = rows["kind"].iloc[0]
+    statements = [st for st in statements if st["outcome"] == outcome]
+    timing, notes = {}, []
+
+    start = time.perf_counter()
+    base = bayes_pool(rows, settings=settings)  # MCMC, default priors: LOO and psens
+    base_by = _by_fit(rows, statements, None, settings)
+    timing["mcmc_base_s"] = time.perf_counter() - start
+
+    default_priors = resolve_priors(kind)
+    prior_rows = []
+    for entry in grid:
+        t0 = time.perf_counter()
+        res = bayes_pool(rows, priors=entry.priors, engine="quadrature", settings=settings)
+        weights, k = (None, None)
+        by_source = base_by
+        if base_by is not None:
+            post = base_by.covariate_idata.posterior
+            weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), default_priors,
+                                       resolve_priors(kind, entry.priors))
+            if k > K_MAX:
+                by_source, weights = _by_fit(rows, statements, entry.priors, settings), None
+                notes.append(f"{entry.label}: Pareto k {k:.2f} > {K_MAX}, subgroup model refitted by MCMC")
+        prior_rows.append(_row(entry.label, res, _answers(statements, res, by_source, weights))
+                          | {"pareto_k": k, "seconds": time.perf_counter() - t0})
+    timing["first_prior_s"] = prior_rows[0]["seconds"]  # builds the likelihood grid
+    timing["extra_prior_median_s"] = float(np.median([r["seconds"] for r in prior_rows[1:]]))
+
+    scenario_rows_out = []
+    for name in scenarios:
+        srows, snotes = scenario_rows(data, outcome, name)
+        notes += snotes
+        try:
+            res = bayes_pool(srows, engine="quadrature", settings=settings)
+            sby = _by_fit(srows, statements, None, settings)
+        except AnalysisError as err:
+            notes.append(f"{name}: not poolable ({err})")
+            scenario_rows_out.append({"scenario": name, "description": SCENARIOS[name], "k": len(srows),
+                                      "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan, "tau_median": np.nan,
+                                      "pi_low": np.nan, "pi_high": np.nan, "statements": {}, "converged": None})
+            continue
+        scenario_rows_out.append(_row(name, res, _answers(statements, res, sby),
+                                      {"description": SCENARIOS[name], "converged": sby.converged if sby else True}))
+
+    loo_table = influence(base, rows, None, settings)
+    verdicts = {}
+    for st in statements:
+        text = st["text"]
+        verdicts[text] = {
+            "priors": verdict({r["prior"]: r["statements"][text] for r in prior_rows}, thresholds),
+            "scenarios": verdict({r["scenario"]: r["statements"][text] for r in scenario_rows_out
+                                  if text in r["statements"]}, thresholds),
+        }
+        both = {**verdicts[text]["priors"]["regions"], **verdicts[text]["scenarios"]["regions"]}
+        verdicts[text]["overall"] = "robust" if len(set(both.values())) == 1 else "conclusion changes"
+    return OutcomeSensitivity(
+        outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out,
+        loo={r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,
+                       "freq_shift": getattr(r, "freq_shift", np.nan)} for r in loo_table.itertuples()},
+        psens=power_scaling(base), verdicts=verdicts, timing=timing,
+        notes=notes + [f"base MCMC fit: {'converged' if base.converged else 'NOT CONVERGED'}"])
+
+
+def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings) -> tuple[OutcomeSensitivity, str]:
+    """The sensitivity analysis the spec declares for one outcome; returns it and the outcome kind."""
+    kind = data.select(outcome, spec.values)["kind"].iloc[0]
+    table = spec.sensitivity
+    grid = prior_grid(kind, table[f"tau_{kind}"], table[f"mu_{kind}"])
+    scenarios = table["scenarios"] if data.embedded else []
+    result = outcome_sensitivity(data, outcome, spec.statements, grid, scenarios, tuple(table["thresholds"]),
+                                 spec.values, settings)
+    if not data.embedded:
+        result.notes.append("data scenarios need the embedded dataset's study table; none run")
+    return result, kind

@@ -1,0 +1,119 @@
+"""Sensitivity analysis: verdicts, reweighting, scenarios, and the command on the embedded data."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from bayes_prrt import load_csv
+from bayes_prrt.bayes.fit import bayes_pool
+from bayes_prrt.bayes.quadrature import normal_normal
+from bayes_prrt.bayes.sampling import Settings
+from bayes_prrt.cli import main
+from bayes_prrt.freq.pool import study_effects
+from bayes_prrt.priors import resolve_priors
+from bayes_prrt.sensitivity.analysis import GridEntry, outcome_sensitivity
+from bayes_prrt.sensitivity.reweight import prior_weights, weighted_quantile
+from bayes_prrt.sensitivity.scenarios import scenario_rows
+from bayes_prrt.sensitivity.verdict import region, verdict
+
+SETTINGS = Settings()
+
+
+def test_regions_and_verdict():
+    assert [region(p) for p in (0.96, 0.95, 0.5, 0.05, 0.01)] == ["supported", "supported", "uncertain",
+                                                                    "rejected", "rejected"]
+    assert verdict({"a": 0.97, "b": 0.99})["verdict"] == "robust"
+    assert verdict({"a": 0.97, "b": 0.90})["verdict"] == "conclusion changes"
+
+
+def _grid():
+    return [GridEntry("tau ~ halfnormal:0.25", {"tau": "halfnormal:0.25"}),
+            GridEntry("tau ~ halfcauchy:1", {"tau": "halfcauchy:1"}),
+            GridEntry("mu ~ normal:-3,0.3", {"mu": "normal:-3,0.3"}),
+            GridEntry("mu ~ normal:0,10", {"mu": "normal:0,10"})]
+
+
+def _user_data(write_csv, rows):
+    text = "study,outcome,events,n\n" + "".join(f"s{i},ORR,{x},{n}\n" for i, (x, n) in enumerate(rows))
+    return load_csv(write_csv(text))
+
+
+def test_conclusion_changes_with_the_prior(write_csv):
+    """Three small studies: a strongly pessimistic prior on mu overturns P(ORR > 0.5)."""
+    data = _user_data(write_csv, [(14, 20), (15, 20), (13, 20)])
+    res = outcome_sensitivity(data, "ORR", [{"outcome": "ORR", "text": "> 0.5"}], _grid(), [], (0.05, 0.95),
+                              settings=SETTINGS)
+    v = res.verdicts["> 0.5"]
+    assert v["overall"] == "conclusion changes"
+    assert v["priors"]["regions"]["mu ~ normal:0,10"] == "supported"
+    assert v["priors"]["regions"]["mu ~ normal:-3,0.3"] != "supported"
+
+
+def test_conclusion_robust_with_much_data(write_csv):
+    """Ten large, homogeneous studies: every defensible prior (tau from 0.25 half-normal to
+    half-Cauchy(1), mu vague or informative at 0.5) leaves P(ORR > 0.5) supported. The extreme
+    normal(-3, 0.3) of the test above is left out: it conflicts with these data by 13 prior SDs,
+    and the model absorbs that conflict through a large tau rather than giving way."""
+    data = _user_data(write_csv, [(720 + d, 1000) for d in (-8, -5, -3, -1, 0, 0, 1, 3, 5, 8)])
+    grid = [e for e in _grid() if e.label != "mu ~ normal:-3,0.3"] + [GridEntry("mu ~ normal:0,0.5",
+                                                                                {"mu": "normal:0,0.5"})]
+    res = outcome_sensitivity(data, "ORR", [{"outcome": "ORR", "text": "> 0.5"}], grid, [], (0.05, 0.95),
+                              settings=SETTINGS)
+    assert res.verdicts["> 0.5"]["overall"] == "robust"
+    assert all(r["statements"]["> 0.5"] >= 0.95 for r in res.priors)
+    assert set(res.psens) == {"mu", "tau"} and set(res.loo) == {f"s{i}" for i in range(10)}
+
+
+def test_reweighting_matches_exact_posterior(dataset):
+    """MCMC draws under the default prior, moved to half-Cauchy(1), match quadrature under half-Cauchy(1)."""
+    rows = dataset.select("PFS", "primary")
+    base = bayes_pool(rows, settings=SETTINGS)
+    post = base.idata.posterior
+    new = resolve_priors("median", {"tau": "halfcauchy:1"})
+    w, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), resolve_priors("median"), new)
+    assert k < 0.7
+    eff, _ = study_effects(rows, "LOGMEDIAN")
+    exact = normal_normal(eff.yi, np.sqrt(eff.vi), new, 1)
+    for q in (0.25, 0.5, 0.75):
+        got = weighted_quantile(post["tau"].to_numpy(), w, q)
+        assert got == pytest.approx(float(exact.tau_quantile(q)), abs=0.03)
+        got_mu = weighted_quantile(post["mu"].to_numpy(), w, q)
+        assert got_mu == pytest.approx(float(exact.mu_quantile(q)), abs=0.02)
+
+
+def test_same_prior_gives_uniform_weights():
+    mu, tau = np.random.default_rng(1).normal(size=(2, 4, 50))
+    w, k = prior_weights(mu, np.abs(tau), resolve_priors("binary"), resolve_priors("binary"))
+    assert k == 0.0 and np.allclose(w, 1 / w.size)
+
+
+def test_scenarios(dataset):
+    strict, notes = scenario_rows(dataset, "DCR", "strict")
+    assert {"reidylagunes2019", "vanderzwan2018", "delpassand2024", "braat2020", "kennedy2022"}.isdisjoint(
+        strict["study"])
+    assert "partelli2024" in set(strict["study"]) and notes
+    recist, _ = scenario_rows(dataset, "DCR", "recist")
+    assert "ortega2021" not in set(recist["study"]) and "minczeles2022" not in set(recist["study"])
+    living, _ = scenario_rows(dataset, "DCR", "living")
+    assert "lazarenko2026" in set(living["study"])
+    corrected, _ = scenario_rows(dataset, "DCR", "corrected")
+    assert pd.Series(corrected["n"]).loc[corrected["study"] == "mitjavila2022"].item() == 522
+
+
+def test_cli_sensitivity_json(tmp_path):
+    plot = tmp_path / "sens.png"
+    result = CliRunner().invoke(main, ["sensitivity", "--outcome", "PFS", "--plot", str(plot), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert {"priors", "scenarios", "loo", "psens", "verdicts"} <= set(out)
+    assert len(out["priors"]) >= 9
+    assert {"prior", "estimate", "ci_low", "ci_high", "tau_median", "statements"} <= set(out["priors"][0])
+    assert {r["scenario"] for r in out["scenarios"]} == {"published", "corrected", "strict", "living", "recist"}
+    assert {"pareto_k", "shift"} <= set(next(iter(out["loo"].values())))
+    strict = next(r for r in out["scenarios"] if r["scenario"] == "strict")
+    assert strict["estimate"] is None and any("strict: not poolable" in n for n in out["notes"])
+    assert out["timing"]["extra_prior_median_s"] < 1.0  # priors reuse the likelihood: no refit per prior
+    assert plot.exists() and plot.stat().st_size > 10_000
