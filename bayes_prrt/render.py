@@ -121,6 +121,8 @@ def print_sensitivity(res) -> None:
         print_frame(_table(res.scenarios, "scenario"), title=f"{res.outcome}: data scenarios")
     loo = pd.DataFrame([{"omitted": s, **v} for s, v in res.loo.items()])
     print_frame(loo, title=f"{res.outcome}: leave-one-out (shift of the pooled median; frequentist beside)")
+    ranges = "; ".join(f"{name} {r[0]:.4g}-{r[1]:.4g}" for name, r in res.loo_range.items() if r)
+    console.print(f"Leave-one-out range of the pooled {res.outcome}: {ranges}")
     psens = pd.DataFrame([{"parameter": p, **v} for p, v in res.psens.items()])
     print_frame(psens, title=f"{res.outcome}: power-scaling sensitivity (> 0.05 is influential)")
     for text, v in res.verdicts.items():

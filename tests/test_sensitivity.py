@@ -65,6 +65,8 @@ def test_conclusion_robust_with_much_data(write_csv):
     assert res.verdicts["> 0.5"]["overall"] == "robust"
     assert all(r["statements"]["> 0.5"] >= 0.95 for r in res.priors)
     assert set(res.psens) == {"mu", "tau"} and set(res.loo) == {f"s{i}" for i in range(10)}
+    low, high = res.loo_range["bayes"]
+    assert low <= res.priors[0]["estimate"] + 0.01 and high >= res.priors[0]["estimate"] - 0.01
 
 
 def test_reweighting_matches_exact_posterior(dataset):
@@ -115,5 +117,6 @@ def test_cli_sensitivity_json(tmp_path):
     assert {"pareto_k", "shift"} <= set(next(iter(out["loo"].values())))
     strict = next(r for r in out["scenarios"] if r["scenario"] == "strict")
     assert strict["estimate"] is None and any("strict: not poolable" in n for n in out["notes"])
+    assert out["loo_range"]["published"] is None and len(out["loo_range"]["bayes"]) == 2
     assert out["timing"]["extra_prior_median_s"] < 1.0  # priors reuse the likelihood: no refit per prior
     assert plot.exists() and plot.stat().st_size > 10_000

@@ -39,6 +39,7 @@ class OutcomeSensitivity:
     priors: list[dict]
     scenarios: list[dict]
     loo: dict
+    loo_range: dict
     psens: dict
     verdicts: dict
     timing: dict = field(default_factory=dict)
@@ -46,7 +47,7 @@ class OutcomeSensitivity:
 
     def to_dict(self) -> dict:
         return {"outcome": self.outcome, "priors": self.priors, "scenarios": self.scenarios, "loo": self.loo,
-                "psens": self.psens, "verdicts": self.verdicts, "timing": self.timing, "notes": self.notes}
+                "loo_range": self.loo_range, "psens": self.psens, "verdicts": self.verdicts, "timing": self.timing, "notes": self.notes}
 
 
 def prior_grid(kind: str, tau_priors: list[str], mu_priors: list[str]) -> list[GridEntry]:
@@ -142,7 +143,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out,
         loo={r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,
                        "freq_shift": getattr(r, "freq_shift", np.nan)} for r in loo_table.itertuples()},
-        psens=power_scaling(base), verdicts=verdicts, timing=timing,
+        loo_range=_loo_range(data, outcome, base, loo_table), psens=power_scaling(base), verdicts=verdicts,
+        timing=timing,
         notes=notes + [f"base MCMC fit: {'converged' if base.converged else 'NOT CONVERGED'}"])
 
 
@@ -157,3 +159,19 @@ def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings) -> t
     if not data.embedded:
         result.notes.append("data scenarios need the embedded dataset's study table; none run")
     return result, kind
+
+
+def _loo_range(data: Dataset, outcome: str, base, loo_table) -> dict:
+    """Range of the pooled estimate with one study left out: Bayesian, frequentist, published."""
+    full = base.pooled["median"]
+    out = {"bayes": [full + loo_table["shift"].min(), full + loo_table["shift"].max()]}
+    if "freq_without" in loo_table:
+        out["freq"] = [loo_table["freq_without"].min(), loo_table["freq_without"].max()]
+    published = None
+    if data.published is not None:
+        rows = data.published[(data.published["outcome"] == outcome)
+                              & data.published["statistic"].isin(["leave_one_out_min", "leave_one_out_max"])]
+        if len(rows) == 2:
+            published = sorted(rows["estimate"].tolist())
+    out["published"] = published
+    return out
