@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -18,7 +19,6 @@ from .freq.measures import MEDIAN_MEASURES
 from .freq.pool import BINARY_MEASURES, subgroups
 from .freq.pool import pool as freq_pool
 from .freq.validate import reproduce
-from .headline import frequentist_headline
 from .bayes.fit import ENGINES, bayes_pool
 from .bayes.joint import joint_response
 from .bayes.sampling import Settings
@@ -28,7 +28,10 @@ from .plots.sensitivity import plot_sensitivity
 from .render import (print_bayes, print_joint, print_pooled, print_probabilities, print_sensitivity,
                      print_subgroups)
 from .sensitivity.analysis import spec_sensitivity
+from .pipeline import run_analysis
+from .progress import progress_display
 from .spec import read_spec
+from .writer import check_destination, write_run
 from .summary import dataset_summary
 
 
@@ -301,17 +304,27 @@ def validate(as_json):
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
               help="Analysis spec (TOML); default models/prrt_default.toml.")
 @data_option
-def run(spec_path, data_path):
-    """The main job: read the spec, summarise and audit the data."""
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results", show_default=True)
+@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@click.option("--force", is_flag=True, help="Replace an existing --out folder.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def run(spec_path, data_path, out_dir, seed, force, quiet):
+    """The main job: every analysis of the spec, written as a report with figures and tables."""
     spec = read_spec(spec_path)
     data = open_data(data_path)
+    out = Path(out_dir)
+    check_destination(out, force)
     for outcome in spec.outcomes:
         data.select(outcome, spec.values)  # fails early, naming the outcome, if it cannot be pooled
-    console.print(f"[bold]Spec[/bold]: {spec.name}  ({spec.path})")
-    _print_summary(data)
-    _print_audit(audit(data))
-    print_frame(frequentist_headline(data, spec),
-                title=f"Frequentist pooled estimates (values: {spec.values}; Wang 2026 alongside)")
+    start = time.perf_counter()
+    with progress_display(quiet) as step:
+        result = run_analysis(spec, data, seed, step)
+        step("writing the report")
+        write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start})
+    if not quiet:
+        console.print(f"Report: {out / 'report.html'}")
+    if not all(o.bayes.converged for o in result.outcomes):
+        raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,145 @@
+"""Write an analysis run: tables/*.csv, figures/*.png, posterior/*.nc, run.json, report.html.
+
+Everything is written into a temporary folder beside ``out`` and moved into place at the
+end, so an interrupted run leaves no half-written results; an existing ``out`` is replaced
+only with ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import BayesPrrtError
+from .plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subgroups
+from .plots.sensitivity import plot_sensitivity
+from .report import render_report
+
+PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "arviz", "matplotlib", "pandera")
+
+
+def check_destination(out: Path, force: bool) -> None:
+    if out.exists() and not force:
+        raise BayesPrrtError(f"{out} exists; pass --force to replace it, or choose another --out")
+
+
+def tables(run) -> dict[str, pd.DataFrame]:
+    """Every number the report shows, as data frames (pure: no I/O)."""
+    t = {}
+    t["headline"] = pd.DataFrame([{
+        "outcome": o.outcome, "k": o.bayes.k, "bayes_median": o.bayes.pooled["median"],
+        "bayes_ci_low": o.bayes.pooled["ci_low"], "bayes_ci_high": o.bayes.pooled["ci_high"],
+        "bayes_pop_average": o.bayes.pop_average["median"] if o.bayes.pop_average else None,
+        "bayes_pi_low": o.bayes.predictive["ci_low"], "bayes_pi_high": o.bayes.predictive["ci_high"],
+        "tau_median": o.bayes.tau["median"], "freq_measure": o.freq.measure, "freq_tau2_method": o.freq.tau2_method,
+        "freq_estimate": o.freq.estimate, "freq_ci_low": o.freq.ci_low, "freq_ci_high": o.freq.ci_high,
+        "freq_I2": o.freq.I2, "published": _published(run, o.outcome), "converged": o.bayes.converged,
+    } for o in run.outcomes])
+    t["studies"] = pd.concat([o.bayes.studies.assign(outcome=o.outcome) for o in run.outcomes], ignore_index=True)
+    t["subgroups"] = pd.DataFrame([{"outcome": o.outcome, "covariate": c, "level": lv,
+                                    **{k: s[k] for k in ("k", "median", "ci_low", "ci_high")}}
+                                   for o in run.outcomes for c, fit in o.subgroups.items()
+                                   for lv, s in fit.levels.items()])
+    t["contrasts"] = pd.DataFrame([{"outcome": o.outcome, "covariate": c, "contrast": name,
+                                    **{k: s[k] for k in ("median", "ci_low", "ci_high", "p_gt_0")}}
+                                   for o in run.outcomes for c, fit in o.subgroups.items()
+                                   for name, s in fit.contrasts.items()])
+    t["statements"] = pd.DataFrame([{"outcome": o.outcome, **s} for o in run.outcomes for s in o.statements])
+    t["sensitivity_priors"] = _sens(run, "priors", "prior")
+    t["sensitivity_scenarios"] = _sens(run, "scenarios", "scenario")
+    t["verdicts"] = pd.DataFrame([{"outcome": o.outcome, "statement": text, "overall": v["overall"],
+                                   "priors": v["priors"]["verdict"], "data": v["scenarios"]["verdict"]}
+                                  for o in run.outcomes for text, v in o.sensitivity.verdicts.items()])
+    t["influence"] = pd.DataFrame([{"outcome": o.outcome, "study": s, **v}
+                                   for o in run.outcomes for s, v in o.sensitivity.loo.items()])
+    t["psens"] = pd.DataFrame([{"outcome": o.outcome, "parameter": p, **v}
+                               for o in run.outcomes for p, v in o.sensitivity.psens.items()])
+    t["diagnostics"] = pd.DataFrame([{"outcome": o.outcome, "model": model, **d.to_dict()}
+                                     for o in run.outcomes for model, d in _diagnostics(o)])
+    t["audit"] = pd.DataFrame([f.to_dict() for f in run.findings])
+    if run.validation is not None:
+        t["validation"] = run.validation
+    return t
+
+
+def _published(run, outcome):
+    pub = run.data.published
+    if pub is None:
+        return None
+    rows = pub[(pub["outcome"] == outcome) & (pub["statistic"] == "pooled") & pub["subgroup"].isna()]
+    return None if rows.empty else f"{rows.iloc[0].estimate:g} ({rows.iloc[0].ci_low:g}-{rows.iloc[0].ci_high:g})"
+
+
+def _sens(run, key, label) -> pd.DataFrame:
+    return pd.DataFrame([{"outcome": o.outcome, label: r[label], "k": r["k"], "estimate": r["estimate"],
+                          "ci_low": r["ci_low"], "ci_high": r["ci_high"], "tau_median": r["tau_median"],
+                          **{f"P({t})": p for t, p in r["statements"].items()}}
+                         for o in run.outcomes for r in getattr(o.sensitivity, key)])
+
+
+def _diagnostics(o):
+    yield "overall", o.bayes.diagnostics
+    for c, fit in o.subgroups.items():
+        yield f"by {c}", fit.covariate_diagnostics
+
+
+def figures(run, folder: Path) -> dict[str, str]:
+    """Draw every figure into ``folder``; returns name -> caption."""
+    captions = {}
+    for o in run.outcomes:
+        plot_forest(o, str(folder / f"forest_{o.outcome}.png"))
+        captions[f"forest_{o.outcome}"] = f"{o.outcome}: each study's reported value and shrunken estimate, pooled values"
+        for c in o.subgroups:
+            plot_subgroups(o, c, str(folder / f"subgroups_{o.outcome}_{c}.png"))
+            captions[f"subgroups_{o.outcome}_{c}"] = f"{o.outcome} by {c}"
+            plot_contrasts(o, c, str(folder / f"contrasts_{o.outcome}_{c}.png"))
+            captions[f"contrasts_{o.outcome}_{c}"] = f"{o.outcome}: posterior of the contrasts between {c} levels"
+        plot_influence(o, str(folder / f"influence_{o.outcome}.png"))
+        captions[f"influence_{o.outcome}"] = f"{o.outcome}: leave-one-out shifts"
+    plot_sensitivity([o.sensitivity for o in run.outcomes], {o.outcome: o.kind for o in run.outcomes},
+                     str(folder / "sensitivity.png"))
+    captions["sensitivity"] = "Pooled estimate per prior and per data scenario"
+    return captions
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def write_run(run, out: Path, force: bool, timings: dict) -> None:
+    check_destination(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for sub in ("tables", "figures", "posterior"):
+            (tmp / sub).mkdir()
+        frames = tables(run)
+        for name, frame in frames.items():
+            frame.to_csv(tmp / "tables" / f"{name}.csv", index=False, float_format="%.6g")
+        captions = figures(run, tmp / "figures")
+        for o in run.outcomes:
+            o.bayes.idata.to_netcdf(str(tmp / "posterior" / f"{o.outcome}.nc"))
+        meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,
+                "sha256": run.data.sha256}, "spec": run.spec.path, "timings_s": timings,
+                "diagnostics": frames["diagnostics"].to_dict(orient="records"),
+                "converged": bool(frames["headline"]["converged"].all())}
+        (tmp / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+        (tmp / "report.html").write_text(render_report(run, frames, captions, tmp / "figures", meta))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
