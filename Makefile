@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/bayes-prrt run
+	$(BIN)/bayes-prrt run --force
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
