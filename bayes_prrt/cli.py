@@ -323,7 +323,7 @@ def run(spec_path, data_path, out_dir, seed, force, quiet):
         write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start})
     if not quiet:
         console.print(f"Report: {out / 'report.html'}")
-    if not all(o.bayes.converged for o in result.outcomes):
+    if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")
 
 

@@ -134,7 +134,7 @@ def write_run(run, out: Path, force: bool, timings: dict) -> None:
         meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,
                 "sha256": run.data.sha256}, "spec": run.spec.path, "timings_s": timings,
                 "diagnostics": frames["diagnostics"].to_dict(orient="records"),
-                "converged": bool(frames["headline"]["converged"].all())}
+                "converged": bool(frames["diagnostics"]["converged"].all())}
         (tmp / "run.json").write_text(json.dumps(meta, indent=2, default=str))
         (tmp / "report.html").write_text(render_report(run, frames, captions, tmp / "figures", meta))
         if out.exists():
