@@ -14,7 +14,7 @@ SECTIONS = [("data", "What was pooled"), ("headline", "Headline results"),
             ("methods", "Methods"), ("reproduce", "Reproducing this report")]
 
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:0.85em;margin:0.6em 0}th,td{border:1px solid #ccc;padding:3px 6px}
+table{border-collapse:collapse;font-size:0.85em;margin:0.6em 0;display:block;overflow-x:auto}th,td{border:1px solid #ccc;padding:3px 6px}
 th{background:#f0f0f0}figure{margin:1em 0}img{max-width:100%}figcaption{font-size:0.85em;color:#555}
 .warn{color:#a00;font-weight:bold}code,pre{background:#f6f6f6}"""
 
@@ -33,7 +33,28 @@ Sensitivity: a grid of priors computed exactly by quadrature, data scenarios, PS
 
 
 def _table(frame: pd.DataFrame) -> str:
+    # nullable integer columns print <NA> whatever na_rep says: show them as floats ("31", "-")
+    frame = frame.apply(lambda col: col.astype(float) if str(col.dtype) == "Int64" else col)
     return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-", border=0, escape=True)
+
+
+def _interval(est, low, high) -> str:
+    return "-" if pd.isna(est) else f"{est:.4g} ({low:.4g}-{high:.4g})"
+
+
+def headline_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The headline table as the report shows it: one cell per estimate with its interval."""
+    return pd.DataFrame({
+        "outcome": frame["outcome"], "k": frame["k"],
+        "Bayesian (95% CrI)": [_interval(*r) for r in frame[["bayes_median", "bayes_ci_low", "bayes_ci_high"]].values],
+        "population average": frame["bayes_pop_average"],
+        "predictive 95% interval": [f"{lo:.4g}-{hi:.4g}" for lo, hi in frame[["bayes_pi_low", "bayes_pi_high"]].values],
+        "tau": frame["tau_median"],
+        "frequentist (95% CI)": [_interval(*r) + f" {m}/{t}" for r, m, t in
+                                 zip(frame[["freq_estimate", "freq_ci_low", "freq_ci_high"]].values,
+                                     frame["freq_measure"], frame["freq_tau2_method"], strict=True)],
+        "I2 %": frame["freq_I2"], "published (Wang 2026)": frame["published"], "converged": frame["converged"],
+    })
 
 
 def _figure(folder: Path, name: str, caption: str) -> str:
@@ -60,7 +81,7 @@ def render_report(run, frames: dict, captions: dict, folder: Path, meta: dict) -
         '<p class="warn">UNRELIABLE: at least one fit did not pass the convergence checks; see Diagnostics.</p>')
     body = {
         "data": _data_section(run, frames),
-        "headline": unreliable + _table(frames["headline"]) + _figures(folder, captions, "forest_")
+        "headline": unreliable + _table(headline_display(frames["headline"])) + _figures(folder, captions, "forest_")
         + ("<h3>Published vs reproduced (frequentist)</h3>" + _table(frames["validation"])
            if "validation" in frames else ""),
         "subgroups": "<h3>Probability statements</h3>" + _table(frames["statements"])

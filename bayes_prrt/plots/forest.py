@@ -42,10 +42,10 @@ def plot_forest(run, path: str) -> None:
               (f"frequentist ({f.measure}, {f.tau2_method})", f.estimate, f.ci_low, f.ci_high, "tab:green"),
               ("Bayesian predictive (new study)", b.predictive["median"], b.predictive["ci_low"],
                b.predictive["ci_high"], "tab:purple")]
-    for i, (label, est, low, high) in enumerate((p[:4] for p in pooled)):
+    for i, (_, est, low, high, colour) in enumerate(pooled):
         y = n + 0.8 + i
-        ax.plot([low, high], [y, y], color=pooled[i][4], lw=2.5)
-        ax.plot(est, y, "D", color=pooled[i][4], ms=7)
+        ax.plot([low, high], [y, y], color=colour, lw=2.5)
+        ax.plot(est, y, "D", color=colour, ms=7)
     labels = [s[0] for s in studies] + [p[0] for p in pooled]
     ax.set_yticks(list(range(n)) + [n + 0.8 + i for i in range(3)], labels, fontsize=9)
     ax.invert_yaxis()
@@ -62,7 +62,7 @@ def plot_subgroups(run, covariate: str, path: str) -> None:
     fit = run.subgroups[covariate]
     levels = list(fit.levels.items())
     fig, ax = plt.subplots(figsize=(7, 0.5 * len(levels) + 1.8))
-    for y, (level, s) in enumerate(levels):
+    for y, (_, s) in enumerate(levels):
         ax.plot([s["ci_low"], s["ci_high"]], [y, y], color="tab:blue", lw=2)
         ax.plot(s["median"], y, "o", color="tab:blue")
     ax.set_yticks(range(len(levels)), [f"{lv} (k = {s['k']})" for lv, s in levels], fontsize=9)

@@ -13,7 +13,7 @@ def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:
     for ax, res in zip(axes[0], results, strict=True):
         rows = [(r["prior"], r, "tab:blue") for r in res.priors] + \
                [(f"data: {r['scenario']}", r, "tab:orange") for r in res.scenarios]
-        for y, (label, r, colour) in enumerate(rows):
+        for y, (_, r, colour) in enumerate(rows):
             ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=2)
             ax.plot(r["estimate"], y, "o", color=colour)
         labels = [label + ("" if r["estimate"] == r["estimate"] else " (not poolable)") for label, r, _ in rows]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..bayes.fit import bayes_pool
-from ..bayes.sampling import Settings
+from ..bayes.sampling import DEFAULT_SETTINGS, Settings
 from ..bayes.statements import probability
 from ..dataset import Dataset
 from ..errors import AnalysisError
@@ -82,7 +82,7 @@ def _by_fit(rows, statements, priors, settings):
 
 def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], grid: list[GridEntry],
                         scenarios: list[str], thresholds, values: str = "published",
-                        settings: Settings = Settings()) -> OutcomeSensitivity:
+                        settings: Settings = DEFAULT_SETTINGS) -> OutcomeSensitivity:
     rows = data.select(outcome, values)
     kind = rows["kind"].iloc[0]
     statements = [st for st in statements if st["outcome"] == outcome]
