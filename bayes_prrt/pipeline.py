@@ -83,7 +83,8 @@ def run_analysis(spec: Spec, data: Dataset, seed: int, progress=None) -> Analysi
                 run.refused[covariate] = str(err)
         run.statements = _statements(spec, outcome, bayes, run.subgroups)
         step(f"{outcome}: sensitivity")
-        run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings)
+        run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings,
+                                              fits={"overall": bayes, "by": run.subgroups})
         outcomes.append(run)
         timings[outcome] = time.perf_counter() - start
     findings = audit(data)

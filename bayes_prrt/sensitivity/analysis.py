@@ -82,30 +82,39 @@ def _by_fit(rows, statements, priors, settings):
 
 def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], grid: list[GridEntry],
                         scenarios: list[str], thresholds, values: str = "published",
-                        settings: Settings = DEFAULT_SETTINGS) -> OutcomeSensitivity:
+                        settings: Settings = DEFAULT_SETTINGS, base_priors: dict[str, str] | None = None,
+                        fits: dict | None = None) -> OutcomeSensitivity:
+    """``base_priors``: the priors each grid entry departs from (default: the package defaults).
+    ``fits``: MCMC fits already made under ``base_priors`` with the same settings, reused:
+    ``{"overall": BayesPooled, "by": {covariate: BayesPooled}}``."""
     rows = data.select(outcome, values)
     kind = rows["kind"].iloc[0]
     statements = [st for st in statements if st["outcome"] == outcome]
     timing, notes = {}, []
+    base_priors = {k: v for k, v in (base_priors or {}).items() if v}
+    fits = fits or {}
 
     start = time.perf_counter()
-    base = bayes_pool(rows, settings=settings)  # MCMC, default priors: LOO and psens
-    base_by = _by_fit(rows, statements, None, settings)
+    base = fits.get("overall") or bayes_pool(rows, priors=base_priors, settings=settings)  # LOO and psens
+    bys = {st["by"] for st in statements if st.get("by")}
+    reused = fits.get("by", {}).get(next(iter(bys))) if len(bys) == 1 else None
+    base_by = reused or _by_fit(rows, statements, base_priors, settings)
     timing["mcmc_base_s"] = time.perf_counter() - start
 
-    default_priors = resolve_priors(kind)
+    default_priors = resolve_priors(kind, base_priors)
     prior_rows = []
     for entry in grid:
         t0 = time.perf_counter()
-        res = bayes_pool(rows, priors=entry.priors, engine="quadrature", settings=settings)
+        entry_priors = {**base_priors, **entry.priors}
+        res = bayes_pool(rows, priors=entry_priors, engine="quadrature", settings=settings)
         weights, k = (None, None)
         by_source = base_by
         if base_by is not None:
             post = base_by.covariate_idata.posterior
             weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), default_priors,
-                                       resolve_priors(kind, entry.priors))
+                                       resolve_priors(kind, entry_priors))
             if k > K_MAX:
-                by_source, weights = _by_fit(rows, statements, entry.priors, settings), None
+                by_source, weights = _by_fit(rows, statements, entry_priors, settings), None
                 notes.append(f"{entry.label}: Pareto k {k:.2f} > {K_MAX}, subgroup model refitted by MCMC")
         prior_rows.append(_row(entry.label, res, _answers(statements, res, by_source, weights))
                           | {"pareto_k": k, "seconds": time.perf_counter() - t0})
@@ -117,8 +126,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         srows, snotes = scenario_rows(data, outcome, name)
         notes += snotes
         try:
-            res = bayes_pool(srows, engine="quadrature", settings=settings)
-            sby = _by_fit(srows, statements, None, settings)
+            res = bayes_pool(srows, priors=base_priors, engine="quadrature", settings=settings)
+            sby = _by_fit(srows, statements, base_priors, settings)
         except AnalysisError as err:
             notes.append(f"{name}: not poolable ({err})")
             scenario_rows_out.append({"scenario": name, "description": SCENARIOS[name], "k": len(srows),
@@ -128,7 +137,7 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         scenario_rows_out.append(_row(name, res, _answers(statements, res, sby),
                                       {"description": SCENARIOS[name], "converged": sby.converged if sby else True}))
 
-    loo_table = influence(base, rows, None, settings)
+    loo_table = influence(base, rows, base_priors, settings)
     verdicts = {}
     for st in statements:
         text = st["text"]
@@ -148,14 +157,16 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         notes=notes + [f"base MCMC fit: {'converged' if base.converged else 'NOT CONVERGED'}"])
 
 
-def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings) -> tuple[OutcomeSensitivity, str]:
-    """The sensitivity analysis the spec declares for one outcome; returns it and the outcome kind."""
+def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
+                     fits: dict | None = None) -> tuple[OutcomeSensitivity, str]:
+    """The sensitivity analysis the spec declares for one outcome (grid entries depart from the spec's
+    priors); ``fits`` passes on MCMC fits already made under those priors. Returns it and the kind."""
     kind = data.select(outcome, spec.values)["kind"].iloc[0]
     table = spec.sensitivity
     grid = prior_grid(kind, table[f"tau_{kind}"], table[f"mu_{kind}"])
     scenarios = table["scenarios"] if data.embedded else []
     result = outcome_sensitivity(data, outcome, spec.statements, grid, scenarios, tuple(table["thresholds"]),
-                                 spec.values, settings)
+                                 spec.values, settings, base_priors=spec.priors.get(kind), fits=fits)
     if not data.embedded:
         result.notes.append("data scenarios need the embedded dataset's study table; none run")
     return result, kind
