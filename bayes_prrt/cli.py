@@ -312,10 +312,10 @@ def run(spec_path, data_path, out_dir, seed, force, quiet):
     """The main job: every analysis of the spec, written as a report with figures and tables."""
     spec = read_spec(spec_path)
     data = open_data(data_path)
-    out = Path(out_dir)
-    check_destination(out, force)
     for outcome in spec.outcomes:
         data.select(outcome, spec.values)  # fails early, naming the outcome, if it cannot be pooled
+    out = Path(out_dir)
+    check_destination(out, force)
     start = time.perf_counter()
     with progress_display(quiet) as step:
         result = run_analysis(spec, data, seed, step)

@@ -36,5 +36,6 @@ def test_bad_spec(text, key, tmp_path):
 def test_run_with_outcome_missing_from_data(tmp_path):
     path = tmp_path / "s.toml"
     path.write_text('[analysis]\noutcomes = ["QOL"]\n')
-    result = CliRunner().invoke(main, ["run", "--spec", str(path)])
+    (tmp_path / "out").mkdir()  # an existing destination too: the spec error must come first
+    result = CliRunner().invoke(main, ["run", "--spec", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "outcome 'QOL' is not in" in result.output
