@@ -13,6 +13,7 @@ from typing import Literal
 Kind = Literal["binary", "median"]
 
 BINARY_COLUMNS = ("events", "n")
+UNITS: dict[str, str] = {"binary": "proportion", "median": "months"}  # outcome kind -> scale
 MEDIAN_COLUMNS = ("median", "ci_low", "ci_high")
 
 
@@ -24,7 +25,7 @@ class Outcome:
 
     @property
     def unit(self) -> str:
-        return "proportion" if self.kind == "binary" else "months"
+        return UNITS[self.kind]
 
 
 KNOWN_OUTCOMES: dict[str, Outcome] = {

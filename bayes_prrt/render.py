@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .console import console, fmt, print_frame
+from .outcomes import UNITS
 
 
 def _p(p: float) -> str:
@@ -63,7 +64,7 @@ def print_bayes(res, values: str | None = None) -> None:
                   + (f", values: {values}" if values else ""))
     console.print("Priors: " + ", ".join(f"{k} ~ {v}" for k, v in res.priors.items()))
     console.print()
-    scale = "proportion" if res.kind == "binary" else "months"
+    scale = UNITS[res.kind]
     console.print(f"Pooled {res.outcome} (median study, {scale}): {_interval(res.pooled)}")
     if res.pop_average is not None:
         console.print(f"Population-average {res.outcome}:          {_interval(res.pop_average)}")

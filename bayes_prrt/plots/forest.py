@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
-UNITS = {"binary": "proportion", "median": "months"}
+from ..outcomes import UNITS
 
 
 def observed_intervals(run) -> list[tuple[str, float, float, float]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-UNITS = {"binary": "proportion", "median": "months"}
+from ..outcomes import UNITS
 
 
 def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:

@@ -73,11 +73,16 @@ def _answers(statements, plain, by_fit, weights=None) -> dict:
     return out
 
 
-def _by_fit(rows, statements, priors, settings):
+def _statement_covariate(statements) -> str | None:
+    """The covariate whose levels an outcome's statements compare (at most one), or None."""
     bys = {st["by"] for st in statements if st.get("by")}
     if len(bys) > 1:
-        raise ValueError("statements of one outcome compare levels of one covariate")
-    return bayes_pool(rows, priors=priors, by=bys.pop(), settings=settings) if bys else None
+        raise AnalysisError("statements of one outcome compare levels of one covariate")
+    return bys.pop() if bys else None
+
+
+def _by_fit(rows, by, priors, settings):
+    return bayes_pool(rows, priors=priors, by=by, settings=settings) if by else None
 
 
 def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], grid: list[GridEntry],
@@ -96,9 +101,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
 
     start = time.perf_counter()
     base = fits.get("overall") or bayes_pool(rows, priors=base_priors, settings=settings)  # LOO and psens
-    bys = {st["by"] for st in statements if st.get("by")}
-    reused = fits.get("by", {}).get(next(iter(bys))) if len(bys) == 1 else None
-    base_by = reused or _by_fit(rows, statements, base_priors, settings)
+    by = _statement_covariate(statements)
+    base_by = fits.get("by", {}).get(by) or _by_fit(rows, by, base_priors, settings)
     timing["mcmc_base_s"] = time.perf_counter() - start
 
     default_priors = resolve_priors(kind, base_priors)
@@ -114,7 +118,7 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
             weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), default_priors,
                                        resolve_priors(kind, entry_priors))
             if k > K_MAX:
-                by_source, weights = _by_fit(rows, statements, entry_priors, settings), None
+                by_source, weights = _by_fit(rows, by, entry_priors, settings), None
                 notes.append(f"{entry.label}: Pareto k {k:.2f} > {K_MAX}, subgroup model refitted by MCMC")
         prior_rows.append(_row(entry.label, res, _answers(statements, res, by_source, weights))
                           | {"pareto_k": k, "seconds": time.perf_counter() - t0})
@@ -127,7 +131,7 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         notes += snotes
         try:
             res = bayes_pool(srows, priors=base_priors, engine="quadrature", settings=settings)
-            sby = _by_fit(srows, statements, base_priors, settings)
+            sby = _by_fit(srows, by, base_priors, settings)
         except AnalysisError as err:
             notes.append(f"{name}: not poolable ({err})")
             scenario_rows_out.append({"scenario": name, "description": SCENARIOS[name], "k": len(srows),
