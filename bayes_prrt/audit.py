@@ -97,6 +97,8 @@ def check_range(data: Dataset) -> list[Finding]:
 def check_disagreement(data: Dataset) -> list[Finding]:
     found = []
     rows = data.outcomes
+    if set(rows["value_source"]) < {"meta_table2", "primary"}:
+        return found  # one source only: nothing to compare
     both = rows.pivot_table(index=["study", "outcome"], columns="value_source",
                             values=["events", "n"], aggfunc="first").dropna()
     for (study, outcome), r in both.iterrows():

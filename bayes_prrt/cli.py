@@ -1,10 +1,35 @@
 """The ``bayes-prrt`` command line."""
 
+# ruff: noqa: E402  (the signal handlers below are installed before the slow imports)
 from __future__ import annotations
 
-import json
+import os
+import signal
 import sys
+
+# SIGINT (Ctrl-C) and SIGTERM end a command with one line and status 130/143, never a traceback.
+# While the libraries below load nothing has been written yet, so the process just ends; once a
+# command runs, the signal is raised as ``Interrupted`` so that every ``finally`` block (the
+# removal of temporary result folders, PyMC's worker processes) runs first (see ``Cli.main``).
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _quit_while_loading(signum, frame):  # pragma: no cover - exercised by tests/test_interrupt.py
+    """Before and after a command: end the process at once (nothing is being written)."""
+    detail = globals().get("_interrupted_detail")  # not defined yet while the imports below run
+    sys.stderr.write(f"interrupted; {detail() if detail else 'no results written'}\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "bayes-prrt":  # the command, not an import
+    for _signal in INTERRUPT_SIGNALS:
+        signal.signal(_signal, _quit_while_loading)
+
+import json
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -12,16 +37,16 @@ import pandas as pd
 
 from . import __version__
 from .audit import audit
-from .console import console, print_frame
+from .console import console, fmt, print_frame
 from .dataset import VALUE_POLICIES, Dataset, load_csv, load_dataset
 from .errors import BayesPrrtError
 from .freq.measures import MEDIAN_MEASURES
-from .freq.pool import BINARY_MEASURES, subgroups
+from .freq.pool import BINARY_MEASURES, single_study, study_effects, subgroups
 from .freq.pool import pool as freq_pool
 from .freq.validate import reproduce
 from .bayes.fit import ENGINES, bayes_pool
 from .bayes.joint import joint_response
-from .bayes.sampling import Settings
+from .bayes.sampling import SAMPLERS, Settings
 from .bayes.statements import probabilities
 from .files import write_atomic
 from .plots.sensitivity import plot_sensitivity
@@ -39,8 +64,115 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM during a command.
+
+    Unwinds like KeyboardInterrupt, so ``finally`` blocks and context managers run, but is not
+    swallowed by code that catches KeyboardInterrupt: PyMC's sampler does, and would carry on
+    with the draws made so far.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum  # the command exits with 128 + signum: 130 for SIGINT, 143 for SIGTERM
+
+
+# owner: the process running the command; pending: the signal being handled, or None;
+# done: the command has ended; output: (folder, its identity before) while `run` writes.
+_handler_state = {"owner": None, "pending": None, "done": False, "output": None}
+REDELIVER_S = 0.05
+
+
+def _interrupted_detail() -> str:
+    watched = _handler_state.get("output")
+    if watched is not None and _identity(watched[0]) not in (None, watched[1]):
+        return f"the results were complete and are in {watched[0]}"  # the signal came after the final move
+    return "no results written"
+
+
+def _on_signal(signum, frame):
+    if os.getpid() != _handler_state["owner"]:
+        # a worker forked while the command ran (PyMC's chains): behave as without this handler
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    if _handler_state["done"]:
+        return
+    if _handler_state["pending"] is not None:  # a second signal while cleaning up after the first: stop now
+        sys.stderr.write("interrupted again; stopping without cleaning up\n")
+        os._exit(128 + signum)
+    _handler_state["pending"] = signum
+    raise Interrupted(signum)
+
+
+def _redeliver(signum: int) -> None:
+    if not _handler_state["done"]:
+        _handler_state["pending"] = None
+        os.kill(os.getpid(), signum)
+
+
+def _unraisable_hook(previous):
+    """Python drops an exception raised where it cannot propagate (a finaliser, a callback from C
+    such as numba's LLVM hooks) and prints "Exception ignored". An ``Interrupted`` dropped there
+    is delivered again a moment later, from a timer, so that it lands in ordinary code."""
+
+    def hook(unraisable):
+        if isinstance(unraisable.exc_value, Interrupted):
+            timer = threading.Timer(REDELIVER_S, _redeliver, (unraisable.exc_value.signum,))
+            timer.daemon = True
+            timer.start()
+            return
+        previous(unraisable)
+
+    return hook
+
+
+@contextmanager
+def _interruptible():
+    """SIGINT and SIGTERM raise ``Interrupted`` while a command runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in INTERRUPT_SIGNALS}
+    previous_hook = sys.unraisablehook
+    _handler_state.update(owner=os.getpid(), pending=None, done=False, output=None)
+    sys.unraisablehook = _unraisable_hook(previous_hook)
+    for s in INTERRUPT_SIGNALS:
+        signal.signal(s, _on_signal)
+    try:
+        yield
+    finally:
+        _handler_state["done"] = True
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        sys.unraisablehook = previous_hook
+
+
 class Cli(click.Group):
-    """Turns the package's own errors into a one-line message and exit status 2."""
+    """Turns the package's own errors into a one-line message and exit status 2, and an interrupt
+    (SIGINT, SIGTERM) into one line and status 130 or 143."""
+
+    def main(self, *args, **kwargs):
+        try:  # around the handlers' whole lifetime: a signal while they are removed is caught too
+            with _interruptible():
+                result = super().main(*args, **kwargs)
+        except Interrupted as stop:
+            signum = stop.signum
+        except SystemExit:
+            signum = _handler_state["pending"]
+            if signum is None:
+                raise
+        else:
+            signum = _handler_state["pending"]
+            if signum is None:
+                return result
+        # interrupted (also when the exception was lost on the way: the command never exits 0 then)
+        click.echo(f"interrupted; {_interrupted_detail()}", err=True)
+        if kwargs.get("standalone_mode", True) is False:
+            return 128 + signum
+        sys.exit(128 + signum)
 
     def invoke(self, ctx):
         try:
@@ -129,15 +261,29 @@ def audit_command(data_path, as_json):
         _print_audit(findings)
 
 
+def _print_single(res, values: str) -> None:
+    console.print(f"Single study (k = 1)   outcome {res.outcome}, measure {res.measure}, values: {values}")
+    console.print()
+    console.print(f"{res.outcome}: {fmt(res.estimate)}  95% CI [{fmt(res.ci_low)}, {fmt(res.ci_high)}]")
+    for note in res.notes:
+        console.print(f"note: {note}")
+
+
 def _weights_table(res) -> pd.DataFrame:
     return pd.DataFrame({"study": list(res.weights), "weight_%": list(res.weights.values())})
+
+
+sampler_option = click.option(
+    "--sampler", type=click.Choice(SAMPLERS), default=Settings.sampler, show_default=True,
+    help="NUTS implementation: nutpie (compiled once per model structure, reused) or pymc (pm.sample per fit).")
 
 
 def bayes_options(func):
     """Options shared by the commands that fit the Bayesian models."""
     options = [
         click.option("--engine", type=click.Choice(ENGINES), default="mcmc", show_default=True,
-                     help="MCMC (PyMC NUTS) or exact quadrature (models without covariates)."),
+                     help="MCMC (NUTS) or exact quadrature (models without covariates)."),
+        sampler_option,
         click.option("--prior-mu", default=None, help="Prior for mu, e.g. normal:0,2 [default by outcome kind]."),
         click.option("--prior-tau", default=None, help="Prior for tau, e.g. halfnormal:0.5 or lognormal:M,S (tau2)."),
         click.option("--prior-beta", default=None, help="Prior for covariate effects, e.g. normal:0,1."),
@@ -157,7 +303,8 @@ def bayes_options(func):
 
 
 def _bayes_fit(rows, by, opts):
-    settings = Settings(draws=opts["draws"], tune=opts["draws"], chains=opts["chains"], seed=opts["seed"])
+    settings = Settings(draws=opts["draws"], tune=opts["draws"], chains=opts["chains"], seed=opts["seed"],
+                        sampler=opts["sampler"])
     priors = {"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]}
     return bayes_pool(rows, priors=priors, by=by, engine=opts["engine"], settings=settings,
                       covariates=list(opts["covariates"]) or None, reference=opts["reference"])
@@ -201,6 +348,13 @@ def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_
         return
     measure = (measure or ("PFT" if rows["kind"].iloc[0] == "binary" else "LOGMEDIAN")).upper()
     tau2_method = tau2_method.upper()
+    if not by and len(study_effects(rows, measure)[1]) == 1:  # nothing to pool: the study's own summary
+        res = single_study(rows, measure)
+        if as_json:
+            dump_json({"method": method, "values": values, "data_sha256": data.sha256, **res.to_dict()})
+        else:
+            _print_single(res, values)
+        return
     res = freq_pool(rows, measure, tau2_method, hksj)
     sub = subgroups(rows, by, measure, tau2_method, hksj) if by else None
     if as_json:
@@ -306,9 +460,10 @@ def validate(as_json):
 @data_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results", show_default=True)
 @click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@sampler_option
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
-def run(spec_path, data_path, out_dir, seed, force, quiet):
+def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     """The main job: every analysis of the spec, written as a report with figures and tables."""
     spec = read_spec(spec_path)
     data = open_data(data_path)
@@ -317,14 +472,24 @@ def run(spec_path, data_path, out_dir, seed, force, quiet):
     out = Path(out_dir)
     check_destination(out, force)
     start = time.perf_counter()
+    _handler_state["output"] = (out, _identity(out))  # an interrupt tells whether these were replaced
     with progress_display(quiet) as step:
-        result = run_analysis(spec, data, seed, step)
+        result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step)
         step("writing the report")
         write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start})
     if not quiet:
         console.print(f"Report: {out / 'report.html'}")
     if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")
+
+
+def _identity(path: Path):
+    """(device, inode) of a folder, or None: tells a replaced --out folder from the one before."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 if __name__ == "__main__":  # pragma: no cover

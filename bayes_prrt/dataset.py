@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import AnalysisError, DataError
-from .loader import covariate_columns, read_csv_text, read_outcomes
+from .loader import covariate_columns, csv_errors, read_csv_text, read_outcomes
 
 DATA_FILES = ("studies.csv", "outcomes.csv", "published_pooled.csv")
 
@@ -30,6 +30,7 @@ VALUE_POLICIES = {
 }
 STUDY_COVARIATES = ("label", "grade", "g3_share", "site", "setting", "drug", "design", "timing",
                     "response_criteria", "risk_of_bias", "country", "in_meta")
+VALUE_SOURCES = ("meta_table2", "primary")  # value_source in a data folder's outcomes.csv
 
 
 def embedded_data_dir() -> Path:
@@ -95,7 +96,50 @@ class Dataset:
         return chosen.reset_index(drop=True)
 
 
+def _first_bad(mask: pd.Series):
+    return mask.idxmax() if mask.any() else None
+
+
+def read_studies(path: Path) -> pd.DataFrame:
+    """The study table of a data folder, checked: ids, the covariates, g3_share and in_meta."""
+    file = str(path)
+    studies = read_csv_text(path)
+    for col in ("study", *STUDY_COVARIATES):
+        if col not in studies.columns:
+            raise DataError(file, f"missing column; the study table needs study, {', '.join(STUDY_COVARIATES)}",
+                            column=col)
+    if studies.empty:
+        raise DataError(file, "the file has a header but no data rows")
+    if (i := _first_bad(studies["study"].isna())) is not None:
+        raise DataError(file, "the study id is empty", row=i + 2, column="study")
+    if (i := _first_bad(studies["study"].duplicated())) is not None:
+        raise DataError(file, "duplicate study id", row=i + 2, study=studies.loc[i, "study"], column="study")
+    share = pd.to_numeric(studies["g3_share"].str.strip(), errors="coerce")
+    if (i := _first_bad(studies["g3_share"].notna() & ~share.between(0, 1))) is not None:
+        raise DataError(file, "g3_share must be a share from 0 to 1, or empty", row=i + 2,
+                        study=studies.loc[i, "study"], column="g3_share")
+    in_meta = studies["in_meta"].str.strip().str.lower()
+    if (i := _first_bad(~in_meta.isin(["true", "false"]))) is not None:
+        raise DataError(file, "in_meta must be true or false", row=i + 2, study=studies.loc[i, "study"],
+                        column="in_meta")
+    return studies.assign(in_meta=in_meta)
+
+
+def _check_folder_outcomes(outcomes: pd.DataFrame, file: str) -> None:
+    """What the value-source policies and the study join need from a data folder's outcomes.csv."""
+    if "value_source" not in outcomes.columns:
+        raise DataError(file, f"missing column; a data folder's outcomes need value_source "
+                              f"({' or '.join(VALUE_SOURCES)})", column="value_source")
+    if (i := _first_bad(~outcomes["value_source"].isin(VALUE_SOURCES))) is not None:
+        raise DataError(file, f"value_source must be {' or '.join(VALUE_SOURCES)}", row=i + 2,
+                        study=outcomes.loc[i, "study"], column="value_source")
+    for col in STUDY_COVARIATES:
+        if col in outcomes.columns:
+            raise DataError(file, "this is a study covariate; give it in studies.csv, not here", row=1, column=col)
+
+
 def _join_studies(outcomes: pd.DataFrame, studies: pd.DataFrame, file: str) -> pd.DataFrame:
+    _check_folder_outcomes(outcomes, file)
     unknown = ~outcomes["study"].isin(studies["study"])
     if unknown.any():
         index = unknown.idxmax()
@@ -110,13 +154,10 @@ def load_dataset(directory: str | Path | None = None) -> Dataset:
     """The embedded evidence base (or a folder with the same three CSVs)."""
     folder = Path(directory) if directory is not None else embedded_data_dir()
     paths = [folder / name for name in DATA_FILES]
-    studies = read_csv_text(paths[0])
-    if studies["study"].duplicated().any():
-        dup = studies["study"].duplicated().idxmax()
-        raise DataError(str(paths[0]), "duplicate study id", row=dup + 2, study=studies.loc[dup, "study"],
-                        column="study")
+    studies = read_studies(paths[0])
     outcomes = _join_studies(read_outcomes(paths[1]), studies, str(paths[1]))
-    published = pd.read_csv(paths[2], keep_default_na=False, na_values=[""])
+    with csv_errors(paths[2]):
+        published = pd.read_csv(paths[2], keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     return Dataset(outcomes=outcomes, source="embedded dataset", sha256=sha256_of(paths),
                    studies=studies, published=published, covariates=list(STUDY_COVARIATES))
 

@@ -7,9 +7,20 @@ and exits with status 2, without a traceback.
 
 from __future__ import annotations
 
+# every character str.splitlines() breaks at, shown escaped so that a message stays one line
+_LINE_BREAKS = {ord(c): c.encode("unicode_escape").decode() for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks escaped (a cell value or key quoted in a message may hold one)."""
+    return str(text).translate(_LINE_BREAKS)
+
 
 class BayesPrrtError(ValueError):
-    """Base class of the package's own, user-facing errors."""
+    """Base class of the package's own, user-facing errors; the message is always one line."""
+
+    def __init__(self, message: str = "", *args) -> None:
+        super().__init__(one_line(message), *args)
 
 
 class DataError(BayesPrrtError):

@@ -9,8 +9,10 @@ Every problem raises :class:`~bayes_prrt.errors.DataError` naming file, row, stu
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pandera.errors import SchemaErrors
 
@@ -24,15 +26,54 @@ CORE_COLUMNS = REQUIRED_COLUMNS + NUMERIC_COLUMNS + PROVENANCE_COLUMNS
 
 
 def read_csv_text(path: Path) -> pd.DataFrame:
-    """Read a CSV as text cells (empty cell -> NaN); an empty file is a DataError."""
+    """Read a CSV as text cells (empty cell -> NaN) under a header of unique, stripped names.
+
+    The header is parsed as a row like the others, so that a record with more cells than the
+    header is an error (pandas would otherwise take its first cell as an index and shift every
+    column), and so that a repeated column name is reported instead of renamed. Any problem
+    reading the file is a DataError.
+    """
+    with csv_errors(path):
+        cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, na_values=[""],
+                            encoding="utf-8-sig")
+    header = [f"Unnamed: {i}" if pd.isna(name) else str(name).strip() for i, name in enumerate(cells.iloc[0])]
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise DataError(str(path), "the column name appears twice in the header; keep one", row=1, column=name)
+        seen.add(name)
+    frame = cells.iloc[1:].reset_index(drop=True)
+    frame.columns = header
+    return frame
+
+
+@contextmanager
+def csv_errors(path: Path):
+    """Turn the ways reading a CSV can fail into a DataError naming the file."""
+    file = str(path)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        yield
     except FileNotFoundError:
-        raise DataError(str(path), "file not found") from None
+        raise DataError(file, "file not found") from None
     except pd.errors.EmptyDataError:
-        raise DataError(str(path), "the file is empty; expected a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(str(path), f"not a readable CSV ({str(err).splitlines()[0]})") from None
+        raise DataError(file, "the file is empty; expected a header row and data rows") from None
+    except UnicodeDecodeError:
+        raise DataError(file, "not a readable CSV: the file is not UTF-8 text") from None
+    except pd.errors.ParserError as err:
+        raise DataError(file, f"not a readable CSV ({_first_line(err)})") from None
+    except OSError as err:
+        raise DataError(file, f"cannot be read ({err.strerror or _first_line(err)})") from None
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+def _shown(value, limit: int = 40) -> str:
+    """A cell value as quoted in a message: at most ``limit`` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _row(index: int) -> int:
@@ -56,12 +97,36 @@ def _raise_first(file: str, raw: pd.DataFrame, err: SchemaErrors, stage: str) ->
     index = int(first["index"])
     if stage == "type":
         column = first["column"]
-        problem = f"'{raw.loc[index, column]}' is not a number"
+        problem = f"'{_shown(raw.loc[index, column])}' is not a number"
     else:
         column, problem = CHECK_MESSAGES[first["check"]]
     more = len(cases["_order"].unique()) - 1
     suffix = f" (and problems in {more} more row{'s' if more > 1 else ''})" if more else ""
     raise DataError(file, problem + suffix, row=_row(index), study=_study(raw, index), column=column)
+
+
+def _check_finite(file: str, raw: pd.DataFrame, typed: pd.DataFrame) -> None:
+    """A filled numeric cell must hold a finite number ('nan', 'inf' or 1e999 parse as floats)."""
+    columns = [c for c in NUMERIC_COLUMNS if c in raw.columns]
+    bad = raw[columns].notna() & ~np.isfinite(typed[columns].astype(float))
+    if bad.to_numpy().any():
+        index = bad.any(axis=1).idxmax()
+        column = bad.loc[index].idxmax()
+        raise DataError(file, f"'{_shown(raw.loc[index, column])}' is not a finite number; leave the cell empty "
+                              f"when there is no value", row=_row(index), study=_study(raw, index), column=column)
+
+
+def _check_reported(file: str, raw: pd.DataFrame) -> None:
+    """``reported`` is a proportion as printed (the audit re-reads it): a number from 0 to 1."""
+    if "reported" not in raw.columns:
+        return
+    values = pd.to_numeric(raw["reported"].str.strip(), errors="coerce")
+    bad = raw["reported"].notna() & ~values.between(0, 1)
+    if bad.any():
+        index = bad.idxmax()
+        raise DataError(file, f"'{_shown(raw.loc[index, 'reported'])}' is not a proportion as printed; "
+                              f"reported must be a number from 0 to 1", row=_row(index), study=_study(raw, index),
+                        column="reported")
 
 
 def _check_columns(file: str, df: pd.DataFrame) -> None:
@@ -131,12 +196,15 @@ def read_outcomes(path: str | Path) -> pd.DataFrame:
     raw = read_csv_text(path)
     if raw.empty:
         raise DataError(file, "the file has a header but no data rows")
-    raw.columns = [c.strip() for c in raw.columns]
     _check_columns(file, raw)
+    if "kind" in raw.columns:
+        raise DataError(file, "'kind' is a name the loader uses itself; rename the column", row=1, column="kind")
     try:
         typed = type_schema(raw.columns).validate(raw, lazy=True)
     except SchemaErrors as err:
         _raise_first(file, raw, err, "type")
+    _check_finite(file, raw, typed)
+    _check_reported(file, raw)
     try:
         typed = value_schema(raw.columns).validate(typed, lazy=True)
     except SchemaErrors as err:

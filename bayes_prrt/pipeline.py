@@ -61,10 +61,9 @@ def _statements(spec: Spec, outcome: str, overall: BayesPooled, subgroups: dict[
     return out
 
 
-def run_analysis(spec: Spec, data: Dataset, seed: int, progress=None) -> AnalysisRun:
-    """Run everything; ``progress(label)`` is called before each step."""
+def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None) -> AnalysisRun:
+    """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step."""
     step = progress or (lambda label: None)
-    settings = Settings(seed=seed)
     timings, outcomes = {}, []
     for outcome in spec.outcomes:
         start = time.perf_counter()
@@ -89,4 +88,4 @@ def run_analysis(spec: Spec, data: Dataset, seed: int, progress=None) -> Analysi
         timings[outcome] = time.perf_counter() - start
     findings = audit(data)
     validation = reproduce(data) if data.embedded else None
-    return AnalysisRun(spec, data, seed, outcomes, findings, validation, timings)
+    return AnalysisRun(spec, data, settings.seed, outcomes, findings, validation, timings)

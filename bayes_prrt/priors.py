@@ -82,11 +82,12 @@ class Prior:
             return np.where(x >= 0, np.log(2) + self._scipy().logpdf(x), -np.inf)
         return self._scipy().logpdf(x)
 
-    def to_pymc(self, name: str, **kwargs):
-        """The distribution in the current PyMC model context (for tau: a scalar tau >= 0)."""
+    def to_pymc(self, name: str, params=None, **kwargs):
+        """The distribution in the current PyMC model context (for tau: a scalar tau >= 0).
+        ``params``: tensors to use instead of the numbers (a model compiled once for a family)."""
         import pymc as pm
 
-        f, p = self.family, self.params
+        f, p = self.family, (self.params if params is None else params)
         if f == "normal":
             return pm.Normal(name, mu=p[0], sigma=p[1], **kwargs)
         if f == "uniform":
@@ -101,6 +102,13 @@ class Prior:
             return pm.Exponential(name, lam=p[0], **kwargs)
         tau2 = pm.LogNormal(f"{name}_sq", mu=p[0], sigma=p[1], **kwargs)
         return pm.Deterministic(name, pm.math.sqrt(tau2))
+
+    def rvs(self, rng: np.random.Generator, size) -> np.ndarray:
+        """Random draws of the parameter as sampled (tau, never tau^2)."""
+        if self.family == "lognormal":
+            return np.exp(rng.normal(self.params[0], self.params[1], size) / 2)
+        draws = self._scipy().rvs(size=size, random_state=rng)
+        return np.abs(draws) if self.family == "halfstudentt" else draws
 
 
 def parse_prior(text: str, parameter: str) -> Prior:

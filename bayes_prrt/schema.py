@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandera.pandas as pa
 
 NUMERIC_COLUMNS = ("events", "n", "median", "ci_low", "ci_high")
+MAX_PATIENTS = 10**9  # counts beyond this are typing errors (and would not fit the integer columns)
 
 # check name -> (column reported, message shown to the user)
 CHECK_MESSAGES: dict[str, tuple[str, str]] = {
@@ -17,6 +18,8 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
     "events_integer": ("events", "events must be a whole number of patients"),
     "n_positive": ("n", "n must be greater than 0"),
     "n_integer": ("n", "n must be a whole number of patients"),
+    "events_plausible": ("events", f"events is implausibly large (more than {MAX_PATIENTS:,} patients)"),
+    "n_plausible": ("n", f"n is implausibly large (more than {MAX_PATIENTS:,} patients)"),
     "events_le_n": ("events", "events exceed n"),
     "median_positive": ("median", "the median must be greater than 0"),
     "ci_low_positive": ("ci_low", "ci_low must be greater than 0"),
@@ -43,10 +46,12 @@ def value_schema(columns) -> pa.DataFrameSchema:
         "events": [
             pa.Check(lambda s: s.isna() | (s >= 0), name="events_nonnegative"),
             pa.Check(_is_whole, name="events_integer"),
+            pa.Check(lambda s: s.isna() | (s <= MAX_PATIENTS), name="events_plausible"),
         ],
         "n": [
             pa.Check(lambda s: s.isna() | (s > 0), name="n_positive"),
             pa.Check(_is_whole, name="n_integer"),
+            pa.Check(lambda s: s.isna() | (s <= MAX_PATIENTS), name="n_plausible"),
         ],
         "median": [pa.Check(lambda s: s.isna() | (s > 0), name="median_positive")],
         "ci_low": [pa.Check(lambda s: s.isna() | (s > 0), name="ci_low_positive")],

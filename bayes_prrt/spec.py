@@ -67,7 +67,7 @@ def default_spec_path() -> Path:
 
 
 def _choice(file, key, value, allowed):
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise SpecError(file, key, f"'{value}' is not one of {', '.join(allowed)}")
     return value
 
@@ -78,38 +78,71 @@ def _unknown_keys(file, section, table):
             raise SpecError(file, f"{section}.{key}", f"unknown key; allowed: {', '.join(sorted(SECTIONS[section]))}")
 
 
+def _strings(file, key, value, what: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SpecError(file, key, f"give a list of {what} in quotes, e.g. [\"a\", \"b\"]")
+    return value
+
+
+def _text(file, key, value) -> str:
+    if not isinstance(value, str):
+        raise SpecError(file, key, "must be text in quotes")
+    return value
+
+
+def _read_toml(path: Path, file: str) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise SpecError(file, "-", "file not found") from None
+    except UnicodeDecodeError:
+        raise SpecError(file, "-", "not a readable spec: the file is not UTF-8 text") from None
+    except OSError as err:
+        raise SpecError(file, "-", f"cannot be read ({err.strerror or type(err).__name__})") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(file, "-", f"not valid TOML ({err})") from None
+
+
+def _statements(file, value) -> list[dict]:
+    if not isinstance(value, list):
+        raise SpecError(file, "statements", "write each statement as a [[statements]] table with outcome and text")
+    for i, st in enumerate(value):
+        if not isinstance(st, dict):
+            raise SpecError(file, f"statements[{i}]", "must be a [[statements]] table with outcome and text")
+        _unknown_keys(file, "statements", st)
+        if "outcome" not in st or "text" not in st:
+            raise SpecError(file, f"statements[{i}]", "each statement needs 'outcome' and 'text'")
+        for key in ("outcome", "text", "by"):
+            if key in st:
+                _text(file, f"statements[{i}].{key}", st[key])
+    return value
+
+
 def read_spec(path: str | Path | None = None) -> Spec:
     path = Path(path) if path is not None else default_spec_path()
     file = str(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(file, "-", "file not found") from None
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(file, "-", f"not valid TOML ({err})") from None
-    for section in raw:
+    raw = _read_toml(path, file)
+    for section, value in raw.items():
         if section not in SECTIONS:
             raise SpecError(file, section, f"unknown section; allowed: {', '.join(SECTIONS)}")
-    analysis, freq = raw.get("analysis", {}), raw.get("frequentist", {})
+        if section != "statements" and not isinstance(value, dict):
+            raise SpecError(file, section, f"must be a table: a [{section}] header followed by key = value lines")
+    analysis, freq, priors = raw.get("analysis", {}), raw.get("frequentist", {}), raw.get("priors", {})
     _unknown_keys(file, "analysis", analysis)
     _unknown_keys(file, "frequentist", freq)
-    _unknown_keys(file, "priors", raw.get("priors", {}))
-    for kind, table in raw.get("priors", {}).items():
+    _unknown_keys(file, "priors", priors)
+    for kind, table in priors.items():
         if not isinstance(table, dict):
             raise SpecError(file, f"priors.{kind}", "must be a table, e.g. [priors.binary] with mu, tau, beta")
         for key, text in table.items():
             try:
-                parse_prior(text, key)
+                parse_prior(_text(file, f"priors.{kind}.{key}", text), key)
             except PriorError as err:
                 raise SpecError(file, f"priors.{kind}.{key}", str(err)) from None
     outcomes = analysis.get("outcomes")
     if not outcomes or not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
         raise SpecError(file, "analysis.outcomes", "give a non-empty list of outcome names")
-    statements = raw.get("statements", [])
-    for i, st in enumerate(statements):
-        _unknown_keys(file, "statements", st)
-        if "outcome" not in st or "text" not in st:
-            raise SpecError(file, f"statements[{i}]", "each statement needs 'outcome' and 'text'")
+    statements = _statements(file, raw.get("statements", []))
     sensitivity = {**DEFAULT_SENSITIVITY, **raw.get("sensitivity", {})}
     _check_sensitivity(file, sensitivity)
     hksj = freq.get("hksj", False)
@@ -117,16 +150,16 @@ def read_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(file, "frequentist.hksj", "must be true or false")
     return Spec(
         path=file,
-        name=str(analysis.get("name", path.stem)),
+        name=_text(file, "analysis.name", analysis.get("name", path.stem)),
         outcomes=outcomes,
         values=_choice(file, "analysis.values", analysis.get("values", "published"), tuple(VALUE_POLICIES)),
-        covariates=list(analysis.get("covariates", [])),
+        covariates=list(_strings(file, "analysis.covariates", analysis.get("covariates", []), "column names")),
         measure_binary=_choice(file, "frequentist.measure_binary", freq.get("measure_binary", "PFT"), MEASURES_BINARY),
         measure_median=_choice(file, "frequentist.measure_median", freq.get("measure_median", "LOGMEDIAN"),
                                MEASURES_MEDIAN),
         tau2=_choice(file, "frequentist.tau2", freq.get("tau2", "DL"), TAU2_METHODS),
         hksj=hksj,
-        priors={kind: dict(table) for kind, table in raw.get("priors", {}).items()},
+        priors={kind: dict(table) for kind, table in priors.items()},
         statements=statements,
         sensitivity=sensitivity,
     )
@@ -136,13 +169,15 @@ def _check_sensitivity(file: str, table: dict) -> None:
     from .sensitivity.scenarios import SCENARIOS
 
     _unknown_keys(file, "sensitivity", table)
-    low, high = table["thresholds"] if len(table["thresholds"]) == 2 else (None, None)
-    if low is None or not 0 < low < high < 1:
+    thresholds = table["thresholds"]
+    numbers = (isinstance(thresholds, list) and len(thresholds) == 2
+               and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in thresholds))
+    if not numbers or not 0 < thresholds[0] < thresholds[1] < 1:
         raise SpecError(file, "sensitivity.thresholds", "give [lower, upper] with 0 < lower < upper < 1")
-    for name in table["scenarios"]:
+    for name in _strings(file, "sensitivity.scenarios", table["scenarios"], "scenario names"):
         _choice(file, "sensitivity.scenarios", name, tuple(SCENARIOS))
     for key in ("tau_binary", "tau_median", "mu_binary", "mu_median"):
-        for text in table[key]:
+        for text in _strings(file, f"sensitivity.{key}", table[key], "priors"):
             try:
                 parse_prior(text, key.split("_")[0])
             except PriorError as err:

@@ -2,12 +2,14 @@
 
 Everything is written into a temporary folder beside ``out`` and moved into place at the
 end, so an interrupted run leaves no half-written results; an existing ``out`` is replaced
-only with ``force``.
+only with ``force``, and only once the new results are complete. Every blank number in a
+table is explained by the row's ``note`` (or, in the validation table, ``reason``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import platform
 import shutil
 import tempfile
@@ -21,7 +23,8 @@ from .plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subg
 from .plots.sensitivity import plot_sensitivity
 from .report import render_report
 
-PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "arviz", "matplotlib", "pandera")
+PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "nutpie", "numba", "arviz", "matplotlib",
+            "pandera")
 
 
 def check_destination(out: Path, force: bool) -> None:
@@ -40,12 +43,16 @@ def tables(run) -> dict[str, pd.DataFrame]:
         "tau_median": o.bayes.tau["median"], "freq_measure": o.freq.measure, "freq_tau2_method": o.freq.tau2_method,
         "freq_estimate": o.freq.estimate, "freq_ci_low": o.freq.ci_low, "freq_ci_high": o.freq.ci_high,
         "freq_I2": o.freq.I2, "published": _published(run, o.outcome), "converged": o.bayes.converged,
+        "note": _headline_note(run, o),
     } for o in run.outcomes])
     t["studies"] = pd.concat([o.bayes.studies.assign(outcome=o.outcome) for o in run.outcomes], ignore_index=True)
     t["subgroups"] = pd.DataFrame([{"outcome": o.outcome, "covariate": c, "level": lv,
-                                    **{k: s[k] for k in ("k", "median", "ci_low", "ci_high")}}
+                                    **{k: s[k] for k in ("k", "median", "ci_low", "ci_high")}, "note": ""}
                                    for o in run.outcomes for c, fit in o.subgroups.items()
-                                   for lv, s in fit.levels.items()])
+                                   for lv, s in fit.levels.items()]
+                                  + [{"outcome": o.outcome, "covariate": c, "level": None, "k": None, "median": None,
+                                      "ci_low": None, "ci_high": None, "note": f"no subgroup model: {reason}"}
+                                     for o in run.outcomes for c, reason in o.refused.items()])
     t["contrasts"] = pd.DataFrame([{"outcome": o.outcome, "covariate": c, "contrast": name,
                                     **{k: s[k] for k in ("median", "ci_low", "ci_high", "p_gt_0")}}
                                    for o in run.outcomes for c, fit in o.subgroups.items()
@@ -56,7 +63,7 @@ def tables(run) -> dict[str, pd.DataFrame]:
     t["verdicts"] = pd.DataFrame([{"outcome": o.outcome, "statement": text, "overall": v["overall"],
                                    "priors": v["priors"]["verdict"], "data": v["scenarios"]["verdict"]}
                                   for o in run.outcomes for text, v in o.sensitivity.verdicts.items()])
-    t["influence"] = pd.DataFrame([{"outcome": o.outcome, "study": s, **v}
+    t["influence"] = pd.DataFrame([{"outcome": o.outcome, "study": s, **v, "note": _influence_note(v)}
                                    for o in run.outcomes for s, v in o.sensitivity.loo.items()])
     t["psens"] = pd.DataFrame([{"outcome": o.outcome, "parameter": p, **v}
                                for o in run.outcomes for p, v in o.sensitivity.psens.items()])
@@ -66,6 +73,27 @@ def tables(run) -> dict[str, pd.DataFrame]:
     if run.validation is not None:
         t["validation"] = run.validation
     return t
+
+
+def _headline_note(run, o) -> str:
+    notes = []
+    if o.bayes.pop_average is None:
+        notes.append("bayes_pop_average: defined for proportions only")
+    if _published(run, o.outcome) is None:
+        notes.append("published: no published pooled value for this outcome")
+    return "; ".join(notes)
+
+
+def _influence_note(v: dict) -> str:
+    freq = v.get("freq_shift")
+    if freq is None or (isinstance(freq, float) and math.isnan(freq)):
+        return "freq_shift: no frequentist leave-one-out (it needs 3 or more poolable studies)"
+    return ""
+
+
+def _row_notes(notes: list[str], label: str) -> str:
+    """The sensitivity notes about one grid entry or scenario (they start with its label)."""
+    return "; ".join(n[len(label) + 2:] for n in notes if n.startswith(f"{label}: "))
 
 
 def _published(run, outcome):
@@ -79,7 +107,8 @@ def _published(run, outcome):
 def _sens(run, key, label) -> pd.DataFrame:
     return pd.DataFrame([{"outcome": o.outcome, label: r[label], "k": r["k"], "estimate": r["estimate"],
                           "ci_low": r["ci_low"], "ci_high": r["ci_high"], "tau_median": r["tau_median"],
-                          **{f"P({t})": p for t, p in r["statements"].items()}}
+                          **{f"P({t})": p for t, p in r["statements"].items()},
+                          "note": _row_notes(o.sensitivity.notes, r[label])}
                          for o in run.outcomes for r in getattr(o.sensitivity, key)])
 
 
@@ -122,6 +151,7 @@ def write_run(run, out: Path, force: bool, timings: dict) -> None:
     check_destination(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
     try:
         for sub in ("tables", "figures", "posterior"):
             (tmp / sub).mkdir()
@@ -135,11 +165,52 @@ def write_run(run, out: Path, force: bool, timings: dict) -> None:
                 "sha256": run.data.sha256}, "spec": run.spec.path, "timings_s": timings,
                 "diagnostics": frames["diagnostics"].to_dict(orient="records"),
                 "converged": bool(frames["diagnostics"]["converged"].all())}
-        (tmp / "run.json").write_text(json.dumps(meta, indent=2, default=str))
+        (tmp / "run.json").write_text(json.dumps(_json_safe(meta), indent=2, default=str, allow_nan=False))
         (tmp / "report.html").write_text(render_report(run, frames, captions, tmp / "figures", meta))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        _replace(tmp, out, old)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        _remove(tmp)
+        if out.exists():  # else the swap failed and could not put the old results back: keep them
+            _remove(old)
+
+
+def _replace(tmp: Path, out: Path, old: Path) -> None:
+    """Move ``tmp`` to ``out``. An existing ``out`` is moved aside first and put back if the move
+    fails, so ``out`` always holds either the previous results or the new ones, complete."""
+    try:
+        if out.exists():
+            out.rename(old)
+        tmp.rename(out)
+    except BaseException:
+        if old.exists() and not out.exists():
+            old.rename(out)
+        raise
+
+
+def _remove(path: Path) -> None:
+    """Delete a folder completely; an interrupt meanwhile (KeyboardInterrupt, the CLI's SIGTERM
+    handling) is re-raised once it is gone, so no half-deleted folder is left behind."""
+    pending = None
+    while path.exists():
+        try:
+            shutil.rmtree(path)
+        except OSError:
+            shutil.rmtree(path, ignore_errors=True)
+            break
+        except BaseException as err:
+            if isinstance(err, Exception):
+                raise
+            pending = pending or err
+    if pending is not None:
+        raise pending
+
+
+def _json_safe(obj):
+    """NaN and infinities (values that do not exist) become null, so run.json is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

@@ -188,8 +188,8 @@ def test_cli_unconverged_exits_nonzero_unless_allowed(monkeypatch):
 
     real = fit_module.sample
 
-    def failing(model, var_names, settings):
-        idata, _ = real(model, var_names, Settings(draws=200, tune=200, chains=2, seed=1))
+    def failing(data, settings):
+        idata, _ = real(data, Settings(draws=200, tune=200, chains=2, seed=1))
         return idata, Diagnostics(1.2, 50, 40, 3, False, True, 200, 2, 0.99)
 
     monkeypatch.setattr(fit_module, "sample", failing)

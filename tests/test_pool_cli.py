@@ -52,10 +52,22 @@ def test_pool_bad_requests(args, words):
     assert result.exit_code == 2 and words in result.output and "Traceback" not in result.output
 
 
-def test_pool_too_few_studies(write_csv):
+def test_pool_single_study_is_summarised(write_csv):
+    """k = 1: nothing to pool; the study's own proportion with its exact CI, labelled, exit 0."""
     path = write_csv("study,outcome,events,n\na,DCR,20,30\n")
     result = invoke("pool", "--data", str(path), "--outcome", "DCR")
-    assert result.exit_code == 2 and "pooling needs at least 2" in result.output
+    assert result.exit_code == 0, result.output
+    assert "Single study (k = 1)" in result.output and "note: single study (a)" in result.output
+    out = json.loads(invoke("pool", "--data", str(path), "--outcome", "DCR", "--json").output)
+    assert out["model"] == "single study" and out["k"] == 1 and out["tau2"] is None and out["I2"] is None
+    assert out["estimate"] == pytest.approx(20 / 30)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((0.4719, 0.8271), abs=1e-4)  # Clopper-Pearson
+
+
+def test_pool_no_poolable_study(write_csv):
+    path = write_csv("study,outcome,median,ci_low,ci_high\na,PFS,20,,\nb,PFS,25,,\n")
+    result = invoke("pool", "--data", str(path), "--outcome", "PFS")
+    assert result.exit_code == 2 and "PFS: 0 poolable study(ies); pooling needs at least 2" in result.output
 
 
 def test_pool_user_csv_with_covariate(write_csv):

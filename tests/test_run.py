@@ -56,6 +56,33 @@ def test_statements_answered(results):
     assert set(st["statement"]) == {"> 18", "G2-3 > unknown"} and st["probability"].between(0, 1).all()
 
 
+EXPLAINING = ("note", "reason")  # the columns that say why a number is missing
+
+
+def test_tables_have_no_inf_and_every_blank_is_explained(results):
+    """Numerical guard: no infinity anywhere; a blank (NaN) in a numeric column only where the row
+    says why (its note, or the validation table's reason). Text columns may be blank (e.g. `by`)."""
+    for path in sorted((results / "tables").glob("*.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        explain = [c for c in frame.columns if c in EXPLAINING]
+        explained = frame[explain].notna().any(axis=1) if explain else pd.Series(False, index=frame.index)
+        for col in frame.columns:
+            numbers = pd.to_numeric(frame[col], errors="coerce")
+            assert not numbers.isin([float("inf"), float("-inf")]).any(), f"{path.name}: inf in {col}"
+            if col in explain or (frame[col].notna() & numbers.isna()).any():
+                continue  # a text column
+            blank = frame[col].isna() & ~explained
+            assert not blank.any(), f"{path.name}: {col} blank without a note in rows {list(frame.index[blank])}"
+
+
+def test_run_json_is_strict_json(results):
+    def refuse(token):
+        raise AssertionError(f"run.json holds {token}")
+
+    meta = json.loads((results / "run.json").read_text(), parse_constant=refuse)
+    assert meta["diagnostics"]
+
+
 def test_existing_results_need_force(results):
     refused = _run(results)
     assert refused.exit_code == 2 and "--force" in refused.output

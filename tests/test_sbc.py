@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 from scipy.special import expit
 
-from bayes_prrt.bayes.models import binomial_model
-from bayes_prrt.bayes.sampling import Settings, _run
+from bayes_prrt.bayes.models import ModelData
+from bayes_prrt.bayes.sampling import Settings, sample
 from bayes_prrt.priors import resolve_priors
 
 REPLICATES, THIN_TO, BINS = 100, 99, 10
@@ -29,8 +29,8 @@ def test_binomial_model_ranks_are_uniform():
         mu = rng.normal(0, 2)
         tau = abs(rng.normal(0, 1))
         events = rng.binomial(n, expit(mu + tau * rng.standard_normal(len(n))))
-        model = binomial_model(events, n, priors, [f"s{i}" for i in range(len(n))])
-        idata = _run(model, Settings(draws=settings.draws, tune=settings.tune, chains=2, seed=rep))
+        data = ModelData("binary", events, n, np.zeros((len(n), 0)), priors)
+        idata, _ = sample(data, Settings(draws=settings.draws, tune=settings.tune, chains=2, seed=rep))
         for name, true in (("mu", mu), ("tau", tau)):
             draws = idata.posterior[name].to_numpy().ravel()
             thinned = draws[np.linspace(0, len(draws) - 1, THIN_TO).astype(int)]

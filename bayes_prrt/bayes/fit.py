@@ -22,8 +22,8 @@ from ..freq.metareg import design_matrix
 from ..freq.pool import study_effects
 from ..priors import Prior, resolve_priors
 from . import quadrature
-from .models import binomial_model, logmedian_model
-from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings, add_prior, sample
+from .models import ModelData
+from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings, prior_draws, sample
 from .summaries import (conditional_study_effects, population_average, predictive, summary, to_scale)
 
 ENGINES = ("mcmc", "quadrature")
@@ -54,7 +54,6 @@ class BayesPooled:
     idata: object | None = None
     covariate_diagnostics: Diagnostics | None = None
     covariate_idata: object | None = None
-    model: object | None = None  # the PyMC model of the overall fit (MCMC engine)
 
     @property
     def converged(self) -> bool:
@@ -103,10 +102,9 @@ def _prepare(rows: pd.DataFrame) -> _Data:
     return _Data(kind, used["study"].astype(str).tolist(), used, eff.yi, np.sqrt(eff.vi), list(eff.notes))
 
 
-def _model(data: _Data, priors, X=None, names=()):
-    if data.kind == "binary":
-        return binomial_model(data.y, data.n_or_se, priors, data.studies, X, names)
-    return logmedian_model(data.y, data.n_or_se, priors, data.studies, X, names)
+def _model_data(data: _Data, priors, X=None, names=()) -> ModelData:
+    X = np.zeros((len(data.y), 0)) if X is None else X
+    return ModelData(data.kind, data.y, data.n_or_se, X, priors, data.studies, list(names))
 
 
 def _draws(idata, name):
@@ -128,14 +126,14 @@ def _fit_overall(data: _Data, priors, engine, settings):
     if engine == "quadrature":
         fit = (quadrature.binomial(data.y, data.n_or_se, priors, settings.seed) if data.kind == "binary"
                else quadrature.normal_normal(data.y, data.n_or_se, priors, settings.seed))
-        mu, tau, idata, diag, model = fit.mu, fit.tau, None, None, None
+        mu, tau, idata, diag = fit.mu, fit.tau, None, None
         theta = None
         if data.kind == "median":
             theta = conditional_study_effects(data.y, data.n_or_se, mu[..., None], tau, rng)
     else:
-        model = _model(data, priors)
-        idata, diag = sample(model, ["mu", "tau"], settings)
-        add_prior(idata, model, settings)
+        model_data = _model_data(data, priors)
+        idata, diag = sample(model_data, settings)
+        idata.add_groups(prior=prior_draws(model_data, settings))
         mu, tau = _draws(idata, "mu"), _draws(idata, "tau")
         theta = (_draws(idata, "theta") if data.kind == "binary"
                  else conditional_study_effects(data.y, data.n_or_se, mu[..., None], tau, rng))
@@ -145,7 +143,7 @@ def _fit_overall(data: _Data, priors, engine, settings):
         idata.add_groups(posterior_predictive=xr.Dataset(
             {"new_study": (("chain", "draw"), pred), "theta": (("chain", "draw", "study"), theta)},
             coords={"chain": idata.posterior.chain, "draw": idata.posterior.draw, "study": data.studies}))
-    return mu, tau, theta, pred, idata, diag, model
+    return mu, tau, theta, pred, idata, diag
 
 
 def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str | None = None,
@@ -164,7 +162,7 @@ def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str
     if len(data.studies) < 2:
         raise AnalysisError(f"{outcome}: {len(data.studies)} poolable study(ies); pooling needs at least 2")
     resolved = resolve_priors(data.kind, priors)
-    mu, tau, theta, pred, idata, diag, model = _fit_overall(data, resolved, engine, settings)
+    mu, tau, theta, pred, idata, diag = _fit_overall(data, resolved, engine, settings)
     pooled = to_scale(data.kind, mu)
     result = BayesPooled(
         outcome=outcome, kind=data.kind, engine=engine, k=len(data.studies), pooled=summary(pooled),
@@ -172,7 +170,7 @@ def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str
         predictive=summary(pred), tau=summary(tau), mu=summary(mu),
         priors={k: str(v) for k, v in resolved.items()}, diagnostics=diag,
         studies=_study_table(data, theta), draws={"pooled": pooled, "predictive": pred, "tau": tau},
-        notes=list(data.notes), idata=idata, model=model)
+        notes=list(data.notes), idata=idata)
     if data.kind == "binary" and engine == "quadrature":
         result.notes.append("shrunken study estimates of the binomial model need --engine mcmc")
     if by and covariates:
@@ -201,7 +199,7 @@ def _covariate_fit(result: BayesPooled, data: _Data, columns: list[str], referen
     if X.shape[0] <= X.shape[1]:
         raise AnalysisError(f"{X.shape[0]} studies with known {', '.join(columns)} cannot inform "
                             f"{X.shape[1]} coefficients")
-    idata, diag = sample(_model(sub, priors, X[:, 1:], names[1:]), ["mu", "tau", "beta"], settings)
+    idata, diag = sample(_model_data(sub, priors, X[:, 1:], names[1:]), settings)
     result.beta = {name: summary(_draws(idata, "beta")[..., i]) for i, name in enumerate(names[1:])}
     result.covariate_diagnostics, result.covariate_idata = diag, idata
     return sub, idata, names, reference

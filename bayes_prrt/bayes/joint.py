@@ -18,7 +18,7 @@ from ..errors import AnalysisError
 from ..priors import resolve_priors
 from .fit import bayes_pool
 from .models import joint_response_model
-from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings, sample
+from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings, sample_model
 from .summaries import summary
 
 
@@ -74,7 +74,7 @@ def joint_response(data: Dataset, values: str = "published", priors: dict[str, s
         raise AnalysisError(f"the joint model needs at least 3 studies with DCR and ORR; found {len(counts)}")
     resolved = resolve_priors("binary", priors)
     model = joint_response_model(counts["responders"], counts["stable"], counts["n"], resolved, counts["study"])
-    idata, diag = sample(model, ["mu", "tau", "rho"], settings)
+    idata, diag = sample_model(model, ["mu", "tau", "rho"], settings)
     mu = idata.posterior["mu"].to_numpy()
     p_r, p_s = expit(mu[..., 0]), expit(mu[..., 1])
     orr, dcr = p_r, p_r + (1 - p_r) * p_s

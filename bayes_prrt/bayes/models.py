@@ -9,49 +9,87 @@ theta_i are drawn afterwards from their conditional posterior (``summaries.py``)
 Joint DCR/ORR: responders r_i ~ Bin(n_i, pR_i), stable s_i ~ Bin(n_i - r_i, pS_i),
 (logit pR_i, logit pS_i) = (muR, muS) + L z_i with an LKJ(2) correlation prior, so
 ORR = pR <= DCR = pR + (1 - pR) pS by construction.
+
+In the binomial and log-median models every datum and every prior parameter is ``pm.Data``,
+so one compiled model serves all data sets of its shape and all priors of its families
+(``compiled.py``). A model may be padded to K >= k studies and P >= p covariate columns:
+a padded study has n = 0 (binomial) or weight 0 (log-median) and a padded column is 0, so
+its z or beta is a posteriori its prior, independent of the rest; the posterior of the
+real parameters is exactly that of the unpadded model.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pymc as pm
+import pytensor.tensor as pt
+from scipy import stats
+from scipy.special import gammaln, log_expit
 
 from ..priors import Prior, PriorError
 
-
-def _linear(X: np.ndarray | None, priors: dict[str, Prior]):
-    """mu + X beta (X without an intercept column), or mu alone."""
-    mu = priors["mu"].to_pymc("mu")
-    if X is None or X.shape[1] == 0:
-        return mu
-    return mu + pm.math.dot(X, priors["beta"].to_pymc("beta", dims="coef"))
+PARAMETERS = ("mu", "tau", "beta")
 
 
-def _coords(studies, coef_names):
-    coords = {"study": list(studies)}
-    if coef_names:
-        coords["coef"] = list(coef_names)
-    return coords
+@dataclass(frozen=True)
+class ModelData:
+    """One hierarchical model's data: y = events (binary) or log medians, scale = n or SE,
+    X = covariates without the intercept column, shape (k, p) with p >= 0."""
+
+    kind: str
+    y: np.ndarray
+    scale: np.ndarray
+    X: np.ndarray
+    priors: dict[str, Prior]
+    studies: list[str] = field(default_factory=list)
+    coef_names: list[str] = field(default_factory=list)
+
+    @property
+    def k(self) -> int:
+        return len(self.y)
+
+    @property
+    def p(self) -> int:
+        return self.X.shape[1]
+
+    def structure(self, K: int, P: int) -> tuple:
+        """What a compiled model depends on: kind, prior families and padded shape."""
+        return (self.kind, *(self.priors[name].family for name in PARAMETERS), K, P)
+
+    def arrays(self, K: int, P: int) -> dict[str, np.ndarray]:
+        """Data and prior parameters, padded to K studies and P covariate columns."""
+        k, p = self.k, self.p
+        pad = np.zeros(K - k)
+        out = {"X": np.pad(np.asarray(self.X, float), ((0, K - k), (0, P - p)))} if P else {}
+        if self.kind == "binary":
+            out |= {"events": np.concatenate([self.y, pad]).astype(np.int64),
+                    "n": np.concatenate([self.scale, pad]).astype(np.int64)}
+        else:
+            out |= {"log_median": np.concatenate([self.y, pad]), "se": np.concatenate([self.scale, pad + 1.0]),
+                    "weight": np.concatenate([np.ones(k), pad])}
+        return out | {f"{name}_prior": np.asarray(self.priors[name].params, float) for name in PARAMETERS}
 
 
-def binomial_model(events, n, priors: dict[str, Prior], studies, X=None, coef_names=()) -> pm.Model:
-    events, n = np.asarray(events, int), np.asarray(n, int)
-    with pm.Model(coords=_coords(studies, coef_names)) as model:
-        eta = _linear(X, priors)
-        tau = priors["tau"].to_pymc("tau")
-        z = pm.Normal("z", 0.0, 1.0, dims="study")
-        theta = pm.Deterministic("theta", eta + tau * z, dims="study")
-        pm.Binomial("y", n=n, logit_p=theta, observed=events, dims="study")
-    return model
-
-
-def logmedian_model(y, se, priors: dict[str, Prior], studies, X=None, coef_names=()) -> pm.Model:
-    y, se = np.asarray(y, float), np.asarray(se, float)
-    with pm.Model(coords=_coords(studies, coef_names)) as model:
-        eta = _linear(X, priors)
-        tau = priors["tau"].to_pymc("tau")
-        pm.Deterministic("eta", eta * np.ones(len(y)), dims="study")
-        pm.Normal("y", mu=eta, sigma=pm.math.sqrt(se**2 + tau**2), observed=y, dims="study")
+def hierarchical_model(data: ModelData, K: int | None = None, P: int | None = None) -> pm.Model:
+    """The binomial or log-median model of ``data``, padded to K studies and P columns."""
+    K = data.k if K is None else K
+    P = data.p if P is None else P
+    with pm.Model() as model:
+        d = {name: pm.Data(name, value) for name, value in data.arrays(K, P).items()}
+        eta = data.priors["mu"].to_pymc("mu", params=d["mu_prior"])
+        if P:
+            eta = eta + pt.dot(d["X"], data.priors["beta"].to_pymc("beta", params=d["beta_prior"], shape=P))
+        tau = data.priors["tau"].to_pymc("tau", params=d["tau_prior"])
+        if data.kind == "binary":
+            z = pm.Normal("z", 0.0, 1.0, shape=K)
+            theta = pm.Deterministic("theta", eta + tau * z)
+            pm.Binomial("y", n=d["n"], logit_p=theta, observed=d["events"])
+        else:
+            eta = pm.Deterministic("eta", eta * pt.ones(K))
+            sd = pt.sqrt(d["se"] ** 2 + tau**2)
+            pm.Potential("y", pt.sum(d["weight"] * pm.logp(pm.Normal.dist(eta, sd), d["log_median"])))
     return model
 
 
@@ -72,7 +110,7 @@ def joint_response_model(responders, stable, n, priors: dict[str, Prior], studie
 
 
 def _sd_dist(prior: Prior):
-    """The tau prior as an unnamed distribution for LKJCholeskyCov (half-normal family only)."""
+    """The tau prior as an unnamed distribution for LKJCholeskyCov (half-normal, half-Cauchy, half-t, exponential)."""
     if prior.family == "halfnormal":
         return pm.HalfNormal.dist(sigma=prior.params[0], shape=2)
     if prior.family == "halfcauchy":
@@ -83,3 +121,14 @@ def _sd_dist(prior: Prior):
         return pm.HalfStudentT.dist(nu=prior.params[0], sigma=prior.params[1], shape=2)
     raise PriorError(f"the joint model takes a half-normal, half-Cauchy, half-t or exponential tau prior, "
                      f"not {prior}")
+
+
+def log_likelihood(data: ModelData, eta, tau) -> np.ndarray:
+    """Pointwise log-likelihood (chain, draw, study) of the binomial model given theta (``eta``)
+    or of the log-median model given eta and tau (the study effect integrated out)."""
+    eta = np.asarray(eta, float)
+    if data.kind == "binary":
+        x, n = data.y.astype(float), data.scale.astype(float)
+        return gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1) + x * log_expit(eta) + (n - x) * log_expit(-eta)
+    sd = np.sqrt(data.scale**2 + np.asarray(tau, float)[..., None] ** 2)
+    return stats.norm.logpdf(data.y, eta, sd)

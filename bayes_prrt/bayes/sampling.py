@@ -1,5 +1,8 @@
-"""Sampling with PyMC's NUTS, the convergence gate and one automatic refit.
+"""Sampling with NUTS (nutpie by default, or PyMC's own), the convergence gate and one refit.
 
+Samplers: ``nutpie`` (Rust NUTS on a numba-compiled density; the hierarchical models are
+compiled once per structure and reused, ``compiled.py``) and ``pymc`` (``pm.sample``: a
+fresh model and compilation per fit, PyMC's default sampler).
 Every fit is checked: R-hat <= 1.01, bulk and tail ESS >= 400 for every monitored
 parameter, and no divergent transition (Vehtari et al. 2021, Bayesian Anal 16:667).
 A fit that fails is refitted once with target_accept 0.99 and three times the tuning;
@@ -11,13 +14,20 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import arviz as az
 import numpy as np
 import pymc as pm
+import xarray as xr
+
+from ..errors import AnalysisError
+from . import compiled
+from .models import ModelData, hierarchical_model, log_likelihood
 
 RHAT_MAX, ESS_MIN = 1.01, 400
+SAMPLERS = ("nutpie", "pymc")
+_STATS = ("diverging", "n_steps", "step_size")
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,11 @@ class Settings:
     chains: int = 4
     target_accept: float = 0.95
     seed: int = 20261123
+    sampler: str = "nutpie"
+
+    def __post_init__(self):
+        if self.sampler not in SAMPLERS:
+            raise AnalysisError(f"unknown sampler '{self.sampler}'; choose one of {', '.join(SAMPLERS)}")
 
 
 DEFAULT_SETTINGS = Settings()
@@ -43,6 +58,7 @@ class Diagnostics:
     draws: int
     chains: int
     target_accept: float
+    sampler: str = "nutpie"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,48 +77,107 @@ class Diagnostics:
 
 
 def diagnose(idata, var_names, settings: Settings, refitted: bool) -> Diagnostics:
+    var_names = [v for v in var_names if v in idata.posterior]
     summary = az.summary(idata, var_names=var_names, kind="diagnostics", round_to="none")
     divergences = int(idata.sample_stats["diverging"].sum())
     rhat, bulk, tail = (float(summary[c].max() if c == "r_hat" else summary[c].min())
                         for c in ("r_hat", "ess_bulk", "ess_tail"))
     converged = rhat <= RHAT_MAX and bulk >= ESS_MIN and tail >= ESS_MIN and divergences == 0
     return Diagnostics(rhat, bulk, tail, divergences, bool(converged), refitted, settings.draws,
-                       settings.chains, settings.target_accept)
+                       settings.chains, settings.target_accept, settings.sampler)
 
 
-def _quiet():
+def _cores(settings: Settings) -> int:
+    return min(settings.chains, os.cpu_count() or 1)
+
+
+def _nutpie(model, settings: Settings):
+    import nutpie
+
+    return nutpie.sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                         cores=_cores(settings), seed=settings.seed, target_accept=settings.target_accept,
+                         progress_bar=False)
+
+
+def _pymc(model, settings: Settings):
     logging.getLogger("pymc").setLevel(logging.ERROR)
+    return pm.sample(model=model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                     cores=_cores(settings), target_accept=settings.target_accept, random_seed=settings.seed,
+                     progressbar=False, compute_convergence_checks=False)
 
 
-def _run(model, settings: Settings):
-    _quiet()
+def _with_retry(draw, var_names, settings: Settings):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the gate below reports what matters, in words
-        return pm.sample(model=model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                         cores=min(settings.chains, os.cpu_count() or 1), target_accept=settings.target_accept,
-                         random_seed=settings.seed, progressbar=False,
-                         idata_kwargs={"log_likelihood": True}, compute_convergence_checks=False)
+        idata = draw(settings)
+        diag = diagnose(idata, var_names, settings, refitted=False)
+        if diag.converged:
+            return idata, diag
+        retry = replace(settings, draws=max(settings.draws, 2000), tune=3 * settings.tune, target_accept=0.99,
+                        seed=settings.seed + 1)
+        idata = draw(retry)
+        return idata, diagnose(idata, var_names, retry, refitted=True)
 
 
-def sample(model, var_names, settings: Settings = DEFAULT_SETTINGS):
-    """Sample, check, refit once if needed; returns (InferenceData, Diagnostics)."""
-    idata = _run(model, settings)
-    diag = diagnose(idata, var_names, settings, refitted=False)
-    if diag.converged:
-        return idata, diag
-    retry = Settings(draws=max(settings.draws, 2000), tune=3 * settings.tune, chains=settings.chains,
-                     target_accept=0.99, seed=settings.seed + 1)
-    idata = _run(model, retry)
-    return idata, diagnose(idata, var_names, retry, refitted=True)
+def sample(data: ModelData, settings: Settings = DEFAULT_SETTINGS):
+    """Sample the hierarchical model of ``data``; checks mu, tau and beta, refits once if needed.
+
+    Returns (InferenceData, Diagnostics). The InferenceData holds the posterior of mu, tau,
+    beta (coef) and theta (binomial) or eta (log-median) by study, sample_stats, the pointwise
+    log_likelihood ``y`` and the log_prior of mu and tau (for power-scaling).
+    """
+    if settings.sampler == "nutpie":
+        def draw(s):
+            return _tidy(_nutpie(compiled.compiled(data), s), data)
+    else:
+        def draw(s):
+            return _tidy(_pymc(hierarchical_model(data), s), data)
+    return _with_retry(draw, ["mu", "tau", "beta"], settings)
 
 
-def add_prior(idata, model, settings: Settings, draws: int = 1000):
-    """Prior draws (the ``prior`` group), for prior-vs-posterior checks and power-scaling."""
-    _quiet()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        idata.extend(pm.sample_prior_predictive(draws=draws, model=model, random_seed=settings.seed))
-    return idata
+def sample_model(model: pm.Model, var_names, settings: Settings = DEFAULT_SETTINGS):
+    """Sample any PyMC model (compiled for this call only), with the same gate and refit."""
+    if settings.sampler == "nutpie":
+        import nutpie
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compiled_model = nutpie.compile_pymc_model(model)
+        return _with_retry(lambda s: _nutpie(compiled_model, s), var_names, settings)
+    return _with_retry(lambda s: _pymc(model, s), var_names, settings)
+
+
+def _tidy(raw, data: ModelData):
+    """The sampler's output without padding, labelled by study and coefficient, with log-likelihood
+    and log-prior added."""
+    post = raw.posterior
+    k, p = data.k, data.p
+    chain, draw = np.arange(post.sizes["chain"]), np.arange(post.sizes["draw"])
+    effect = "theta" if data.kind == "binary" else "eta"
+    mu, tau = post["mu"].to_numpy(), post["tau"].to_numpy()
+    eta = post[effect].to_numpy()[..., :k]
+    variables = {"mu": (("chain", "draw"), mu), "tau": (("chain", "draw"), tau),
+                 effect: (("chain", "draw", "study"), eta)}
+    if p:
+        variables["beta"] = (("chain", "draw", "coef"), post["beta"].to_numpy()[..., :p])
+    coords = {"chain": chain, "draw": draw, "study": list(data.studies) or list(range(k))}
+    if p:
+        coords["coef"] = list(data.coef_names) or list(range(p))
+    posterior = xr.Dataset(variables, coords=coords)
+    stats = xr.Dataset({name: (("chain", "draw"), raw.sample_stats[name].to_numpy()) for name in _STATS
+                        if name in raw.sample_stats}, coords={"chain": chain, "draw": draw})
+    loglik = xr.Dataset({"y": (("chain", "draw", "study"), log_likelihood(data, eta, tau))},
+                        coords={k_: coords[k_] for k_ in ("chain", "draw", "study")})
+    log_prior = xr.Dataset({name: (("chain", "draw"), data.priors[name].logpdf(value))
+                            for name, value in (("mu", mu), ("tau", tau))}, coords={"chain": chain, "draw": draw})
+    return az.InferenceData(posterior=posterior, sample_stats=stats, log_likelihood=loglik, log_prior=log_prior)
+
+
+def prior_draws(data: ModelData, settings: Settings, draws: int = 1000) -> xr.Dataset:
+    """Draws of mu and tau from their priors (the ``prior`` group, for prior-vs-posterior checks)."""
+    rng = np.random.default_rng(settings.seed)
+    return xr.Dataset({name: (("chain", "draw"), data.priors[name].rvs(rng, (1, draws))) for name in ("mu", "tau")},
+                      coords={"chain": [0], "draw": np.arange(draws)})
 
 
 def indicator_mcse(values: np.ndarray) -> float:

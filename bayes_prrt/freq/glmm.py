@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 from scipy.optimize import minimize_scalar
-from scipy.special import expit, gammaln, log_expit
+from scipy.special import expit, gammaln
 
 from ..errors import AnalysisError
 
 NODES = 25
+_BLOCK = 4_000_000
 _TAU_MAX = 20.0
 
 
@@ -40,33 +41,46 @@ class GlmmFit:
 
 
 def _log_binom(x, n, eta):
-    return x * log_expit(eta) + (n - x) * log_expit(-eta)
+    """x log p + (n - x) log(1 - p) with p = expit(eta), as x eta - n log(1 + e^eta)."""
+    return x * eta - n * np.logaddexp(0.0, eta)
 
 
 def _modes(x, n, mu, tau, iters: int = 50):
     """Mode u* and curvature of h(u) = log Binom(x | n, expit(mu + tau u)) - u^2/2, per study
-    (broadcast over mu and tau)."""
-    u = np.zeros(np.broadcast_shapes(np.shape(x), np.shape(mu), np.shape(tau)))
+    (broadcast over mu and tau). Newton's method from the normal approximation's mode
+    u0 = tau w (eta_i - mu) / (tau^2 w + 1), eta_i = logit((x + 1/2)/(n + 1)), w = n p(1 - p),
+    with steps clipped to +-2: far in the tails, where p saturates, a full step overshoots."""
+    p_hat = (x + 0.5) / (n + 1.0)
+    w = n * p_hat * (1 - p_hat)
+    u = tau * w * (np.log(p_hat / (1 - p_hat)) - mu) / (tau**2 * w + 1)
     for _ in range(iters):
         p = expit(mu + tau * u)
         grad = tau * (x - n * p) - u
         hess = -(tau**2) * n * p * (1 - p) - 1
-        step = grad / hess
+        step = np.clip(grad / hess, -2.0, 2.0)
         u = u - step
-        if np.max(np.abs(step)) < 1e-12:
+        if np.max(np.abs(step)) < 1e-10:
             break
     p = expit(mu + tau * u)
     return u, np.sqrt(1.0 / (tau**2 * n * p * (1 - p) + 1))
 
 
-def loglik_grid(x, n, mu, tau, nodes: int = NODES, per_study: bool = False):
+def loglik_grid(x, n, mu, tau, nodes: int = NODES):
     """Marginal log-likelihood at each (mu_g, tau_g) by adaptive GH quadrature (binomial
-    coefficients included); mu and tau are arrays of the same shape, the result too (with a
-    trailing study axis when ``per_study``)."""
+    coefficients included); mu and tau are arrays of the same shape, the result too. Studies
+    are taken in blocks of at most ``_BLOCK`` (grid point x study x node) terms, so memory
+    stays bounded for any k."""
     x, n = np.asarray(x, float), np.asarray(n, float)
     mu, tau = np.broadcast_arrays(np.asarray(mu, float), np.asarray(tau, float))
     shape = mu.shape
     mu, tau = mu.reshape(-1, 1), tau.reshape(-1, 1)
+    step = max(1, _BLOCK // (mu.shape[0] * nodes))
+    total = sum(_log_integrals(x[i:i + step], n[i:i + step], mu, tau, nodes).sum(-1) for i in range(0, len(x), step))
+    return total.reshape(shape)
+
+
+def _log_integrals(x, n, mu, tau, nodes):
+    """log of each study's integral (grid point, study)."""
     t, w = np.polynomial.hermite.hermgauss(nodes)
     const = gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1)
     safe_tau = np.where(tau > 0, tau, 1.0)
@@ -75,9 +89,7 @@ def loglik_grid(x, n, mu, tau, nodes: int = NODES, per_study: bool = False):
     h = _log_binom(x[:, None], n[:, None], mu[..., None] + safe_tau[..., None] * u) - u**2 / 2 + t**2
     top = h.max(-1)
     log_int = np.log(scale / np.sqrt(np.pi)) + np.log(np.exp(h - top[..., None]) @ w) + top
-    at_zero = _log_binom(x, n, mu)  # tau = 0: no random effect
-    studies = np.where(tau > 0, log_int, at_zero) + const
-    return studies.reshape(*shape, len(x)) if per_study else studies.sum(-1).reshape(shape)
+    return np.where(tau > 0, log_int, _log_binom(x, n, mu)) + const  # tau = 0: no random effect
 
 
 def loglik(x, n, mu: float, tau: float, nodes: int = NODES) -> float:

@@ -2,6 +2,7 @@
 
 ``pool(rows, measure, tau2_method)`` fits the random-effects model (``tau2_method='FE'``
 for the common-effect model) and back-transforms estimate, CI and prediction interval;
+``single_study`` summarises an outcome with one study (its own estimate and CI, no pooling);
 ``subgroups`` pools within each level of a covariate and tests the difference between
 levels; ``leave_one_out`` refits without each study; ``meta_regression`` lives in
 ``metareg.py``.
@@ -17,7 +18,8 @@ from scipy import stats
 
 from ..errors import AnalysisError
 from .glmm import fit_glmm
-from .measures import MEDIAN_MEASURES, PROPORTION_MEASURES, Effects, back_transform, median_effects, proportion_effects
+from .measures import (MEDIAN_MEASURES, PROPORTION_MEASURES, Effects, back_transform, ipft, median_effects,
+                       proportion_effects)
 from .rma import i2_interval, rma
 
 BINARY_MEASURES = PROPORTION_MEASURES + ("GLMM",)
@@ -48,9 +50,12 @@ class Pooled:
     p_Q: float
     weights: dict[str, float]
     notes: list[str] = field(default_factory=list)
+    single_study: bool = False  # one study summarised, nothing pooled (see ``single_study``)
 
     @property
     def model(self) -> str:
+        if self.single_study:
+            return "single study"
         return "common-effect" if self.tau2_method == "FE" else "random-effects"
 
     def to_dict(self) -> dict:
@@ -73,7 +78,13 @@ def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFra
         raise AnalysisError(f"{outcome} is a median outcome: measure {measure} does not apply; "
                             f"use one of {', '.join(MEDIAN_MEASURES)}")
     eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"])
-    return eff, rows[used].reset_index(drop=True)
+    used_rows = rows[used].reset_index(drop=True)
+    flat = ~(eff.vi > 0)
+    if flat.any():
+        study = used_rows["study"].astype(str)[flat].iloc[0]
+        raise AnalysisError(f"{outcome}, study '{study}': its 95% CI has zero width (ci_low = ci_high, or ci_low = "
+                            f"median with no ci_high), so its SE is 0 and it would take all the weight; check the CI")
+    return eff, used_rows
 
 
 def _check_k(k: int, outcome: str, minimum: int) -> None:
@@ -95,6 +106,11 @@ def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool =
     notes = list(eff.notes)
     if len(used) == 1:
         notes.append("single study: its own estimate, no pooling")
+    if measure == "PFT":
+        notes += _pft_n_dependence(fit.estimate, eff.n, bt[0], bt[2] - bt[1])
+    if measure == "MEDIAN" and min(bt[1], bt[3]) < 0:
+        notes.append("the CI or prediction interval on the raw median scale reaches below 0 months; "
+                     "LOGMEDIAN keeps it positive")
     return Pooled(
         outcome=outcome, measure=measure, tau2_method=tau2_method, hksj=hksj, k=fit.k,
         estimate=bt[0], ci_low=bt[1], ci_high=bt[2], pi_low=bt[3], pi_high=bt[4],
@@ -104,8 +120,66 @@ def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool =
     )
 
 
+def _pft_n_dependence(t: float, n, estimate: float, ci_width: float) -> list[str]:
+    """A note when the PFT back-transform depends on the sample size more than the CI allows.
+
+    Miller's inverse needs one n; metafor (and this package) use the harmonic mean. With very
+    unequal study sizes the pooled proportion then moves with that choice, and it can fall outside
+    the CI of a study carrying nearly all the weight (Schwarzer et al. 2019, Res Synth Methods
+    10:476). Flagged when back-transforming at the smallest and at the largest n differs by more
+    than half the CI width (on the embedded DCR and ORR data it stays below 0.45 of it).
+    """
+    n = np.asarray(n, float)
+    low, high = sorted(float(ipft(t, m)) for m in (n.min(), n.max()))
+    if high - low <= ci_width / 2:
+        return []
+    return [f"PFT back-transform depends on n here: {estimate:.4g} at the harmonic mean n, but {low:.4g}-{high:.4g} "
+            f"across the studies' n ({n.min():.0f}-{n.max():.0f}), more than half the CI width; prefer PLO or GLMM "
+            f"(Schwarzer et al. 2019, Res Synth Methods 10:476)"]
+
+
+def single_study(rows: pd.DataFrame, measure: str) -> Pooled:
+    """Summary of an outcome with exactly one poolable study: nothing is pooled.
+
+    A proportion is the study's events/n with the exact (Clopper-Pearson) 95% CI; a median is
+    the study's reported median and 95% CI (the upper bound NaN when not estimable). There is
+    no between-study variance, heterogeneity statistic or prediction interval (NaN), and the
+    result is labelled ``single_study``. ``estimate_t``/``se_t`` are the study's effect on the
+    measure's scale.
+    """
+    outcome = str(rows["outcome"].iloc[0])
+    eff, used = study_effects(rows, measure)
+    if len(used) != 1:
+        raise AnalysisError(f"{outcome}: {len(used)} poolable study(ies); a single-study summary needs exactly 1")
+    row, nan = used.iloc[0], float("nan")
+    if row["kind"] == "binary":
+        x, n = int(row["events"]), int(row["n"])
+        estimate = x / n
+        ci_low = 0.0 if x == 0 else float(stats.beta.ppf(0.025, x, n - x + 1))
+        ci_high = 1.0 if x == n else float(stats.beta.ppf(0.975, x + 1, n - x))
+        how = f"{x}/{n} with the exact (Clopper-Pearson) 95% CI"
+    else:
+        estimate, ci_low, ci_high = (float(row[c]) for c in ("median", "ci_low", "ci_high"))
+        how = "its reported median and 95% CI"
+    notes = [note for note in eff.notes if not note.startswith(f"{measure}: 0.5 added")]
+    notes.append(f"single study ({row['study']}): {how}; nothing pooled, no between-study variance "
+                 f"or prediction interval")
+    return Pooled(
+        outcome=outcome, measure=measure, tau2_method="none", hksj=False, k=1,
+        estimate=estimate, ci_low=ci_low, ci_high=ci_high, pi_low=nan, pi_high=nan,
+        estimate_t=float(eff.yi[0]), se_t=float(np.sqrt(eff.vi[0])), tau2=nan, tau2_ci=None,
+        I2=nan, I2_ci=None, H2=nan, Q=nan, p_Q=nan, weights={str(row["study"]): 100.0}, notes=notes,
+        single_study=True,
+    )
+
+
 def _pool_glmm(outcome: str, used: pd.DataFrame, eff: Effects) -> Pooled:
-    fit = fit_glmm(used["events"].astype(float), used["n"].astype(float))
+    x, n = used["events"].astype(float).to_numpy(), used["n"].astype(float).to_numpy()
+    for edge, label in ((0, "0 events"), (n, "events in every patient")):
+        if np.all(x == edge):
+            raise AnalysisError(f"{outcome}: every study has {label}; the GLMM has no maximum-likelihood "
+                                f"estimate (its logit goes to infinity); use PFT, or the Bayesian model")
+    fit = fit_glmm(x, n)
     bt = back_transform([fit.mu, fit.ci_low, fit.ci_high, fit.pi_low, fit.pi_high], "GLMM")
     heterogeneity = rma(eff.yi, eff.vi, method="FE")  # Q on the logit scale, as metafor reports beside a GLMM
     vt = (fit.k - 1) / (np.sum(1 / eff.vi) - np.sum(1 / eff.vi**2) / np.sum(1 / eff.vi))

@@ -9,22 +9,16 @@ little, the prior decides.
 
 from __future__ import annotations
 
-import warnings
-
 import arviz as az
-import pymc as pm
 
 THRESHOLD = 0.05
 PARAMETERS = ("mu", "tau")
 
 
 def power_scaling(result) -> dict:
-    """psens of mu and tau for an MCMC result, with a diagnosis per parameter."""
+    """psens of mu and tau for an MCMC result (its idata has log_prior and log_likelihood groups),
+    with a diagnosis per parameter."""
     idata = result.idata
-    if "log_prior" not in idata.groups():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pm.compute_log_prior(idata, model=result.model, var_names=list(PARAMETERS), progressbar=False)
     prior = az.psens(idata, component="prior", var_names=list(PARAMETERS), component_var_names=list(PARAMETERS))
     likelihood = az.psens(idata, component="likelihood", var_names=list(PARAMETERS))
     out = {}
