@@ -1,10 +1,30 @@
-"""bayes-prrt: Bayesian evidence synthesis of 177Lu-PRRT in neuroendocrine tumours."""
+"""bayes-prrt: Bayesian evidence synthesis of 177Lu-PRRT in neuroendocrine tumours.
 
-from .dataset import Dataset, load_csv, load_dataset
-from .errors import AnalysisError, BayesPrrtError, DataError
-from .loader import read_outcomes
+The names below load on first use, so that ``import bayes_prrt`` (and the command's start-up)
+does not import pandas, PyMC or matplotlib before they are needed.
+"""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = ["AnalysisError", "BayesPrrtError", "DataError", "Dataset", "load_csv", "load_dataset",
-           "read_outcomes", "__version__"]
+_EXPORTS = {  # name -> module that defines it
+    "pool": ".api", "load_fit": ".api", "FreqFit": ".fits.freq", "BayesFit": ".fits.bayes",
+    "Dataset": ".data.dataset", "load_csv": ".data.dataset", "load_dataset": ".data.dataset",
+    "read_outcomes": ".data.loader",
+    "AnalysisError": ".errors", "BayesPrrtError": ".errors", "DataError": ".errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'bayes_prrt' has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

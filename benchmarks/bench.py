@@ -238,7 +238,7 @@ def bench_extra_prior() -> list[str]:
     import bayes_prrt
     from bayes_prrt.bayes.sampling import Settings
     from bayes_prrt.sensitivity.analysis import spec_sensitivity
-    from bayes_prrt.spec import read_spec
+    from bayes_prrt.analysis.spec import read_spec
 
     data, spec = bayes_prrt.load_dataset(), read_spec(None)
     lines = ["## 6. Sensitivity grid: marginal time per extra prior (models already compiled and fitted)", "",

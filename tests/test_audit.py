@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bayes_prrt.audit import audit, grim_consistent
+from bayes_prrt.data.audit import audit, grim_consistent
 from bayes_prrt.cli import main
 
 

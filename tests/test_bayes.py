@@ -16,7 +16,7 @@ from bayes_prrt.bayes.sampling import Settings, diagnose
 from bayes_prrt.bayes.statements import probability
 from bayes_prrt.cli import main
 from bayes_prrt.freq.glmm import fit_glmm
-from bayes_prrt.freq.pool import study_effects
+from bayes_prrt.effects import study_effects
 from bayes_prrt.freq.rma import rma
 from bayes_prrt.priors import resolve_priors
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bayes_prrt import AnalysisError
-from bayes_prrt.dataset import embedded_data_dir
+from bayes_prrt.data.dataset import embedded_data_dir
 
 
 def test_every_row_has_a_source(dataset):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bayes_prrt.freq.measures import ipft, median_effects, pft
+from bayes_prrt.effects import ipft, median_effects, pft
 from bayes_prrt.freq.rma import rma
 
 

@@ -30,15 +30,16 @@ from hypothesis import HealthCheck, currently_in_test_context, event, given, set
 from hypothesis import strategies as st
 
 from bayes_prrt import load_csv, load_dataset
-from bayes_prrt.audit import audit
+from bayes_prrt.data.audit import audit
 from bayes_prrt.cli import main
-from bayes_prrt.dataset import DATA_FILES, VALUE_POLICIES, embedded_data_dir
+from bayes_prrt.data.dataset import DATA_FILES, VALUE_POLICIES, embedded_data_dir
 from bayes_prrt.errors import BayesPrrtError, DataError
-from bayes_prrt.freq.measures import MEDIAN_MEASURES
-from bayes_prrt.freq.pool import BINARY_MEASURES, pool
+from bayes_prrt.effects import MEDIAN_MEASURES
+from bayes_prrt.effects import BINARY_MEASURES
+from bayes_prrt.freq.pool import pool
 from bayes_prrt.priors import ALLOWED, FAMILIES, PriorError, parse_prior
-from bayes_prrt.spec import MEASURES_BINARY, MEASURES_MEDIAN, TAU2_METHODS, SpecError, default_spec_path, read_spec
-from bayes_prrt.summary import dataset_summary
+from bayes_prrt.analysis.spec import MEASURES_BINARY, MEASURES_MEDIAN, TAU2_METHODS, SpecError, default_spec_path, read_spec
+from bayes_prrt.data.summary import dataset_summary
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

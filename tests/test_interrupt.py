@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bayes_prrt import writer
+from bayes_prrt.report import writer
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "tests" / "specs" / "small.toml"
@@ -235,7 +235,7 @@ def test_cli_turns_a_signal_into_one_line_and_status(monkeypatch):
     unraisable hook are put back afterwards."""
     from click.testing import CliRunner
 
-    from bayes_prrt import cli
+    from bayes_prrt.cli import commands as cli
 
     def slow_summary(data):
         os.kill(os.getpid(), signal.SIGTERM)
@@ -254,7 +254,7 @@ def test_interrupt_dropped_by_python_is_delivered_again(capfd):
     """A signal handled inside a finaliser (or a callback from C, as numba's LLVM hooks) raises there,
     and Python drops that exception with "Exception ignored". The CLI delivers it again, so the
     command still stops, promptly and without that message."""
-    from bayes_prrt import cli
+    from bayes_prrt.cli import interrupts as cli
 
     class Finaliser:
         def __del__(self):
@@ -262,7 +262,7 @@ def test_interrupt_dropped_by_python_is_delivered_again(capfd):
             sum(range(1000))  # Python code inside __del__: the handler runs (and raises) here
 
     with pytest.raises(cli.Interrupted) as info:
-        with cli._interruptible():
+        with cli.interruptible():
             Finaliser()  # dropped at once: __del__ runs
             end = time.monotonic() + 5
             while time.monotonic() < end:  # ordinary code: the re-delivered signal lands here

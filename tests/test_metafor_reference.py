@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from bayes_prrt.freq import glmm
-from bayes_prrt.freq.measures import proportion_effects
+from bayes_prrt.effects import proportion_effects
 from bayes_prrt.freq.metareg import meta_regression
 from bayes_prrt.freq.pool import leave_one_out, pool, subgroups
 from bayes_prrt.freq.rma import i2_interval, rma

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bayes_prrt.cli import main
-from bayes_prrt.report import SECTIONS
+from bayes_prrt.report.html import SECTIONS
 
 SPEC = str(Path(__file__).parent / "specs" / "small.toml")
 

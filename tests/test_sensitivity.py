@@ -12,7 +12,7 @@ from bayes_prrt.bayes.fit import bayes_pool
 from bayes_prrt.bayes.quadrature import normal_normal
 from bayes_prrt.bayes.sampling import Settings
 from bayes_prrt.cli import main
-from bayes_prrt.freq.pool import study_effects
+from bayes_prrt.effects import study_effects
 from bayes_prrt.priors import resolve_priors
 from bayes_prrt.sensitivity.analysis import GridEntry, outcome_sensitivity
 from bayes_prrt.sensitivity.reweight import prior_weights, weighted_quantile

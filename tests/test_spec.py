@@ -4,7 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from bayes_prrt.cli import main
-from bayes_prrt.spec import SpecError, read_spec
+from bayes_prrt.analysis.spec import SpecError, read_spec
 
 
 def test_default_spec():

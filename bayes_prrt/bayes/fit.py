@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
-from ..freq.metareg import design_matrix
-from ..freq.pool import study_effects
+from ..design import design_matrix
+from ..effects import study_effects
 from ..priors import Prior, resolve_priors
 from . import quadrature
 from .models import ModelData

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 from scipy.special import expit
 
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import AnalysisError
 from ..priors import resolve_priors
 from .fit import bayes_pool

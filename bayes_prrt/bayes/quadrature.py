@@ -5,7 +5,7 @@ with mu ~ N(m0, s0^2), mu | tau, y is normal with precision P = 1/s0^2 + sum w_i
 (m0/s0^2 + sum w_i y_i)/P, w_i = 1/(s_i^2 + tau^2); p(tau | y) is proportional to
 p(tau) N(y; m0 1, diag(s^2 + tau^2) + s0^2 11'), evaluated on a fine grid of tau.
 Binomial model: p(mu, tau | y) on a 2-D grid, each study's random effect integrated
-by adaptive Gauss-Hermite quadrature (``freq.glmm.loglik_grid``). A coarse grid finds
+by adaptive Gauss-Hermite quadrature (``likelihood.loglik_grid``). A coarse grid finds
 where the likelihood lives, a fine grid covers it, and priors are added to it afterwards.
 
 Both return i.i.d. draws of (mu, tau) (cells drawn by posterior mass, jittered inside the
@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import AnalysisError
-from ..freq.glmm import loglik_grid
+from ..likelihood import loglik_grid
 from ..priors import Prior
 
 DRAWS = 10_000

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
-from .pool import study_effects
+from ..design import design_matrix
+from ..effects import study_effects
 from .rma import RmaFit, rma
 
 
@@ -36,28 +37,6 @@ class MetaRegression:
                 "coefficients": self.coefficients().to_dict(orient="records"),
                 "QM": f.QM, "p_QM": f.p_QM, "QE": f.QE, "p_QE": f.p_QE, "tau2": f.tau2,
                 "I2": f.I2, "H2": f.H2, "test": "F" if f.hksj else "chi2", "notes": self.notes}
-
-
-def design_matrix(rows: pd.DataFrame, covariates: list[str], reference: dict[str, str] | None = None):
-    """Intercept plus treatment-coded factors and numeric columns; returns X, names, references."""
-    reference = dict(reference or {})
-    columns, names = [np.ones(len(rows))], ["intrcpt"]
-    for cov in covariates:
-        values = rows[cov]
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.notna().all():
-            columns.append(numeric.to_numpy(float))
-            names.append(cov)
-            continue
-        levels = sorted(values.astype(str).unique())
-        ref = reference.setdefault(cov, levels[0])
-        if ref not in levels:
-            raise AnalysisError(f"reference level '{ref}' is not a level of '{cov}' ({', '.join(levels)})")
-        for level in levels:
-            if level != ref:
-                columns.append((values.astype(str) == level).to_numpy(float))
-                names.append(f"{cov}[{level}]")
-    return np.column_stack(columns), names, reference
 
 
 def meta_regression(rows: pd.DataFrame, covariates: list[str], measure: str, tau2_method: str = "REML",

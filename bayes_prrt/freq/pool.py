@@ -18,12 +18,8 @@ from scipy import stats
 
 from ..errors import AnalysisError
 from .glmm import fit_glmm
-from .measures import (MEDIAN_MEASURES, PROPORTION_MEASURES, Effects, back_transform, ipft, median_effects,
-                       proportion_effects)
+from ..effects import BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, study_effects
 from .rma import i2_interval, rma
-
-BINARY_MEASURES = PROPORTION_MEASURES + ("GLMM",)
-
 
 @dataclass
 class Pooled:
@@ -62,29 +58,6 @@ class Pooled:
         out = asdict(self)
         out["model"] = self.model
         return out
-
-
-def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFrame]:
-    """Effects of the rows that can be pooled with ``measure``, and those rows."""
-    kind, outcome = rows["kind"].iloc[0], rows["outcome"].iloc[0]
-    if kind == "binary":
-        if measure not in BINARY_MEASURES:
-            raise AnalysisError(f"{outcome} is a binary outcome: measure {measure} does not apply; "
-                                f"use one of {', '.join(BINARY_MEASURES)}")
-        eff = proportion_effects(rows["events"].astype(float), rows["n"].astype(float),
-                                 "PLO" if measure == "GLMM" else measure, rows["study"])
-        return eff, rows
-    if measure not in MEDIAN_MEASURES:
-        raise AnalysisError(f"{outcome} is a median outcome: measure {measure} does not apply; "
-                            f"use one of {', '.join(MEDIAN_MEASURES)}")
-    eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"])
-    used_rows = rows[used].reset_index(drop=True)
-    flat = ~(eff.vi > 0)
-    if flat.any():
-        study = used_rows["study"].astype(str)[flat].iloc[0]
-        raise AnalysisError(f"{outcome}, study '{study}': its 95% CI has zero width (ci_low = ci_high, or ci_low = "
-                            f"median with no ci_high), so its SE is 0 and it would take all the weight; check the CI")
-    return eff, used_rows
 
 
 def _check_k(k: int, outcome: str, minimum: int) -> None:
@@ -155,8 +128,7 @@ def single_study(rows: pd.DataFrame, measure: str) -> Pooled:
     if row["kind"] == "binary":
         x, n = int(row["events"]), int(row["n"])
         estimate = x / n
-        ci_low = 0.0 if x == 0 else float(stats.beta.ppf(0.025, x, n - x + 1))
-        ci_high = 1.0 if x == n else float(stats.beta.ppf(0.975, x + 1, n - x))
+        ci_low, ci_high = clopper_pearson(x, n)
         how = f"{x}/{n} with the exact (Clopper-Pearson) 95% CI"
     else:
         estimate, ci_low, ci_high = (float(row[c]) for c in ("median", "ci_low", "ci_high"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy import stats
 
+from ..effects import clopper_pearson
 from ..outcomes import UNITS
 
 
@@ -17,8 +17,7 @@ def observed_intervals(run) -> list[tuple[str, float, float, float]]:
     for r in table.itertuples():
         row = source[r.study]
         if run.kind == "binary":
-            ci = stats.binomtest(int(row.events), int(row.n)).proportion_ci(method="exact")
-            out.append((r.study, row.events / row.n, ci.low, ci.high))
+            out.append((r.study, row.events / row.n, *clopper_pearson(int(row.events), int(row.n))))
         else:
             high = row.ci_high if row.ci_high == row.ci_high else np.nan
             out.append((r.study, row.median, row.ci_low, high))

@@ -17,7 +17,7 @@ import numpy as np
 from ..bayes.fit import bayes_pool
 from ..bayes.sampling import DEFAULT_SETTINGS, Settings
 from ..bayes.statements import probability
-from ..dataset import Dataset
+from ..data.dataset import Dataset
 from ..errors import AnalysisError
 from ..priors import resolve_priors
 from .influence import influence

@@ -18,7 +18,8 @@ import pandas as pd
 from ..bayes import quadrature
 from ..bayes.summaries import to_scale
 from ..errors import AnalysisError
-from ..freq.pool import leave_one_out, study_effects
+from ..effects import study_effects
+from ..freq.pool import leave_one_out
 from ..priors import resolve_priors
 from .reweight import K_MAX, weighted_quantile
 

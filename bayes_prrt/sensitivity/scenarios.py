@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..audit import inclusion_violations
-from ..dataset import Dataset
+from ..data.audit import inclusion_violations
+from ..data.dataset import Dataset
 
 SCENARIOS = {
     "published": "Wang 2026 Table 2 figures (primary figures for PFS and OS)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .console import console, fmt, print_frame
-from .outcomes import UNITS
+from ..outcomes import UNITS
 
 
 def _p(p: float) -> str:

@@ -17,10 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import AnalysisError
 
 Z95 = 1.96  # the constant used to turn a reported 95% CI into an SE
 PROPORTION_MEASURES = ("PFT", "PLO", "PR")
 MEDIAN_MEASURES = ("LOGMEDIAN", "MEDIAN")
+BINARY_MEASURES = PROPORTION_MEASURES + ("GLMM",)  # GLMM: the binomial-normal model, PLO effects
 
 
 @dataclass
@@ -73,6 +78,15 @@ def median_effects(median, ci_low, ci_high, measure: str, studies) -> tuple[Effe
     return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
 
 
+def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial CI (Clopper & Pearson 1934, Biometrika 26:404): Beta(a/2; x, n-x+1) and
+    Beta(1-a/2; x+1, n-x) quantiles, 0 and 1 at the edges."""
+    alpha = 1 - level
+    low = 0.0 if x == 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
+    high = 1.0 if x == n else float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
+    return low, high
+
+
 def ipft(t, n):
     """Inverse Freeman-Tukey (Miller 1978) at sample size n, clipped as metafor does."""
     t = np.asarray(t, float)
@@ -98,3 +112,26 @@ def back_transform(values, measure: str, n=None):
     if measure == "LOGMEDIAN":
         return np.exp(values)
     return values
+
+
+def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFrame]:
+    """Effects of the rows that can be pooled with ``measure``, and those rows."""
+    kind, outcome = rows["kind"].iloc[0], rows["outcome"].iloc[0]
+    if kind == "binary":
+        if measure not in BINARY_MEASURES:
+            raise AnalysisError(f"{outcome} is a binary outcome: measure {measure} does not apply; "
+                                f"use one of {', '.join(BINARY_MEASURES)}")
+        eff = proportion_effects(rows["events"].astype(float), rows["n"].astype(float),
+                                 "PLO" if measure == "GLMM" else measure, rows["study"])
+        return eff, rows
+    if measure not in MEDIAN_MEASURES:
+        raise AnalysisError(f"{outcome} is a median outcome: measure {measure} does not apply; "
+                            f"use one of {', '.join(MEDIAN_MEASURES)}")
+    eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"])
+    used_rows = rows[used].reset_index(drop=True)
+    flat = ~(eff.vi > 0)
+    if flat.any():
+        study = used_rows["study"].astype(str)[flat].iloc[0]
+        raise AnalysisError(f"{outcome}, study '{study}': its 95% CI has zero width (ci_low = ci_high, or ci_low = "
+                            f"median with no ci_high), so its SE is 0 and it would take all the weight; check the CI")
+    return eff, used_rows

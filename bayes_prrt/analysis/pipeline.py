@@ -10,15 +10,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .audit import Finding, audit
-from .bayes.fit import BayesPooled, bayes_pool
-from .bayes.sampling import Settings
-from .bayes.statements import probability
-from .dataset import Dataset
-from .errors import AnalysisError
-from .freq.pool import Pooled, pool
-from .freq.validate import reproduce
-from .sensitivity.analysis import OutcomeSensitivity, spec_sensitivity
+from ..data.audit import Finding, audit
+from ..bayes.fit import BayesPooled, bayes_pool
+from ..bayes.sampling import Settings
+from ..bayes.statements import probability
+from ..data.dataset import Dataset
+from ..errors import AnalysisError
+from ..freq.pool import Pooled, pool
+from .validate import reproduce
+from ..sensitivity.analysis import OutcomeSensitivity, spec_sensitivity
 from .spec import Spec
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import AnalysisError, DataError
+from ..errors import AnalysisError, DataError
 from .loader import covariate_columns, csv_errors, read_csv_text, read_outcomes
 
 DATA_FILES = ("studies.csv", "outcomes.csv", "published_pooled.csv")
@@ -36,7 +36,7 @@ VALUE_SOURCES = ("meta_table2", "primary")  # value_source in a data folder's ou
 def embedded_data_dir() -> Path:
     """The folder holding the embedded CSVs (installed wheel or source checkout)."""
     packaged = Path(str(resources.files("bayes_prrt"))) / "_embedded"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "data"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "data"
 
 
 def sha256_of(paths) -> str:

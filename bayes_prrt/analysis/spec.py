@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from .dataset import VALUE_POLICIES
-from .errors import BayesPrrtError
-from .priors import PriorError, parse_prior
+from ..data.dataset import VALUE_POLICIES
+from ..errors import BayesPrrtError
+from ..priors import PriorError, parse_prior
 
 MEASURES_BINARY = ("PFT", "PLO", "PR", "GLMM")
 MEASURES_MEDIAN = ("LOGMEDIAN", "MEDIAN")
@@ -62,7 +62,7 @@ class Spec:
 
 def default_spec_path() -> Path:
     packaged = Path(str(resources.files("bayes_prrt"))) / "_models"
-    folder = packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "models"
+    folder = packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "models"
     return folder / "prrt_default.toml"
 
 
@@ -166,7 +166,7 @@ def read_spec(path: str | Path | None = None) -> Spec:
 
 
 def _check_sensitivity(file: str, table: dict) -> None:
-    from .sensitivity.scenarios import SCENARIOS
+    from ..sensitivity.scenarios import SCENARIOS
 
     _unknown_keys(file, "sensitivity", table)
     thresholds = table["thresholds"]

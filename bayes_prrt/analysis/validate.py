@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..dataset import Dataset
-from .pool import leave_one_out, pool, subgroups
+from ..data.dataset import Dataset
+from ..freq.pool import leave_one_out, pool, subgroups
 
 # overall DCR and ORR must come within these margins (proportion scale)
 MARGIN_ESTIMATE, MARGIN_CI = 0.005, 0.01

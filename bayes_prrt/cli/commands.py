@@ -1,153 +1,44 @@
-"""The ``bayes-prrt`` command line."""
+"""The ``bayes-prrt`` commands: each parses its options, calls the library and prints."""
 
-# ruff: noqa: E402  (the signal handlers below are installed before the slow imports)
 from __future__ import annotations
 
-import os
-import signal
 import sys
 
-# SIGINT (Ctrl-C) and SIGTERM end a command with one line and status 130/143, never a traceback.
-# While the libraries below load nothing has been written yet, so the process just ends; once a
-# command runs, the signal is raised as ``Interrupted`` so that every ``finally`` block (the
-# removal of temporary result folders, PyMC's worker processes) runs first (see ``Cli.main``).
-INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _quit_while_loading(signum, frame):  # pragma: no cover - exercised by tests/test_interrupt.py
-    """Before and after a command: end the process at once (nothing is being written)."""
-    detail = globals().get("_interrupted_detail")  # not defined yet while the imports below run
-    sys.stderr.write(f"interrupted; {detail() if detail else 'no results written'}\n")
-    sys.stderr.flush()
-    os._exit(128 + signum)
-
-
-if __name__ == "__main__" or os.path.basename(sys.argv[0]) == "bayes-prrt":  # the command, not an import
-    for _signal in INTERRUPT_SIGNALS:
-        signal.signal(_signal, _quit_while_loading)
-
 import json
-import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import pandas as pd
 
-from . import __version__
-from .audit import audit
-from .console import console, fmt, print_frame
-from .dataset import VALUE_POLICIES, Dataset, load_csv, load_dataset
-from .errors import BayesPrrtError
-from .freq.measures import MEDIAN_MEASURES
-from .freq.pool import BINARY_MEASURES, single_study, study_effects, subgroups
-from .freq.pool import pool as freq_pool
-from .freq.validate import reproduce
-from .bayes.fit import ENGINES, bayes_pool
-from .bayes.joint import joint_response
-from .bayes.sampling import SAMPLERS, Settings
-from .bayes.statements import probabilities
-from .files import write_atomic
-from .plots.sensitivity import plot_sensitivity
-from .render import (print_bayes, print_joint, print_pooled, print_probabilities, print_sensitivity,
+from .. import __version__
+from ..data.audit import audit
+from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
+from ..report.console import console, fmt, print_frame
+from ..data.dataset import VALUE_POLICIES, Dataset, load_csv, load_dataset
+from ..errors import BayesPrrtError
+from ..effects import BINARY_MEASURES, MEDIAN_MEASURES, study_effects
+from ..freq.pool import single_study, subgroups
+from ..freq.pool import pool as freq_pool
+from ..analysis.validate import reproduce
+from ..bayes.fit import ENGINES, bayes_pool
+from ..bayes.joint import joint_response
+from ..bayes.sampling import SAMPLERS, Settings
+from ..bayes.statements import probabilities
+from ..files import write_atomic
+from ..plots.sensitivity import plot_sensitivity
+from ..report.text import (print_bayes, print_joint, print_pooled, print_probabilities, print_sensitivity,
                      print_subgroups)
-from .sensitivity.analysis import spec_sensitivity
-from .pipeline import run_analysis
+from ..sensitivity.analysis import spec_sensitivity
+from ..analysis.pipeline import run_analysis
 from .progress import progress_display
-from .spec import read_spec
-from .writer import check_destination, write_run
-from .summary import dataset_summary
+from ..analysis.spec import read_spec
+from ..report.writer import check_destination, write_run
+from ..data.summary import dataset_summary
 
 
 class UserError(click.ClickException):
     exit_code = 2
-
-
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM during a command.
-
-    Unwinds like KeyboardInterrupt, so ``finally`` blocks and context managers run, but is not
-    swallowed by code that catches KeyboardInterrupt: PyMC's sampler does, and would carry on
-    with the draws made so far.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum  # the command exits with 128 + signum: 130 for SIGINT, 143 for SIGTERM
-
-
-# owner: the process running the command; pending: the signal being handled, or None;
-# done: the command has ended; output: (folder, its identity before) while `run` writes.
-_handler_state = {"owner": None, "pending": None, "done": False, "output": None}
-REDELIVER_S = 0.05
-
-
-def _interrupted_detail() -> str:
-    watched = _handler_state.get("output")
-    if watched is not None and _identity(watched[0]) not in (None, watched[1]):
-        return f"the results were complete and are in {watched[0]}"  # the signal came after the final move
-    return "no results written"
-
-
-def _on_signal(signum, frame):
-    if os.getpid() != _handler_state["owner"]:
-        # a worker forked while the command ran (PyMC's chains): behave as without this handler
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        signal.signal(signum, signal.SIG_DFL)
-        os.kill(os.getpid(), signum)
-        return
-    if _handler_state["done"]:
-        return
-    if _handler_state["pending"] is not None:  # a second signal while cleaning up after the first: stop now
-        sys.stderr.write("interrupted again; stopping without cleaning up\n")
-        os._exit(128 + signum)
-    _handler_state["pending"] = signum
-    raise Interrupted(signum)
-
-
-def _redeliver(signum: int) -> None:
-    if not _handler_state["done"]:
-        _handler_state["pending"] = None
-        os.kill(os.getpid(), signum)
-
-
-def _unraisable_hook(previous):
-    """Python drops an exception raised where it cannot propagate (a finaliser, a callback from C
-    such as numba's LLVM hooks) and prints "Exception ignored". An ``Interrupted`` dropped there
-    is delivered again a moment later, from a timer, so that it lands in ordinary code."""
-
-    def hook(unraisable):
-        if isinstance(unraisable.exc_value, Interrupted):
-            timer = threading.Timer(REDELIVER_S, _redeliver, (unraisable.exc_value.signum,))
-            timer.daemon = True
-            timer.start()
-            return
-        previous(unraisable)
-
-    return hook
-
-
-@contextmanager
-def _interruptible():
-    """SIGINT and SIGTERM raise ``Interrupted`` while a command runs (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.getsignal(s) for s in INTERRUPT_SIGNALS}
-    previous_hook = sys.unraisablehook
-    _handler_state.update(owner=os.getpid(), pending=None, done=False, output=None)
-    sys.unraisablehook = _unraisable_hook(previous_hook)
-    for s in INTERRUPT_SIGNALS:
-        signal.signal(s, _on_signal)
-    try:
-        yield
-    finally:
-        _handler_state["done"] = True
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        sys.unraisablehook = previous_hook
 
 
 class Cli(click.Group):
@@ -156,20 +47,20 @@ class Cli(click.Group):
 
     def main(self, *args, **kwargs):
         try:  # around the handlers' whole lifetime: a signal while they are removed is caught too
-            with _interruptible():
+            with interruptible():
                 result = super().main(*args, **kwargs)
         except Interrupted as stop:
             signum = stop.signum
         except SystemExit:
-            signum = _handler_state["pending"]
+            signum = interrupt_pending()
             if signum is None:
                 raise
         else:
-            signum = _handler_state["pending"]
+            signum = interrupt_pending()
             if signum is None:
                 return result
         # interrupted (also when the exception was lost on the way: the command never exits 0 then)
-        click.echo(f"interrupted; {_interrupted_detail()}", err=True)
+        click.echo(f"interrupted; {interrupted_detail()}", err=True)
         if kwargs.get("standalone_mode", True) is False:
             return 128 + signum
         sys.exit(128 + signum)
@@ -472,7 +363,7 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     out = Path(out_dir)
     check_destination(out, force)
     start = time.perf_counter()
-    _handler_state["output"] = (out, _identity(out))  # an interrupt tells whether these were replaced
+    watch_output(out)
     with progress_display(quiet) as step:
         result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step)
         step("writing the report")
@@ -482,15 +373,3 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")
 
-
-def _identity(path: Path):
-    """(device, inode) of a folder, or None: tells a replaced --out folder from the one before."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import BayesPrrtError
-from .plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subgroups
-from .plots.sensitivity import plot_sensitivity
-from .report import render_report
+from ..errors import BayesPrrtError
+from ..plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subgroups
+from ..plots.sensitivity import plot_sensitivity
+from .html import render_report
 
 PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "nutpie", "numba", "arviz", "matplotlib",
             "pandera")

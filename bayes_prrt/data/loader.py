@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from pandera.errors import SchemaErrors
 
-from .errors import DataError
-from .outcomes import BINARY_COLUMNS, KNOWN_OUTCOMES
+from ..errors import DataError
+from ..outcomes import BINARY_COLUMNS, KNOWN_OUTCOMES
 from .schema import CHECK_MESSAGES, NUMERIC_COLUMNS, type_schema, value_schema
 
 REQUIRED_COLUMNS = ("study", "outcome")

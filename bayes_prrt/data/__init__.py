@@ -1,0 +1,1 @@
+"""The curated evidence base and users' CSVs: reading, validation, datasets and the audit."""

@@ -1,0 +1,1 @@
+"""Output: tables, text, the HTML report and the results folder."""
