@@ -9,7 +9,7 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _EXPORTS = {  # name -> module that defines it
-    "pool": ".api", "load_fit": ".api", "FreqFit": ".fits.freq", "BayesFit": ".fits.bayes",
+    "pool": ".api", "load_fit": ".api", "FreqFit": ".freq.result", "BayesFit": ".bayes.result",
     "Dataset": ".data.dataset", "load_csv": ".data.dataset", "load_dataset": ".data.dataset",
     "read_outcomes": ".data.loader",
     "AnalysisError": ".errors", "BayesPrrtError": ".errors", "DataError": ".errors",

@@ -22,12 +22,15 @@ a PyMC model. Both are tested against each other.
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
 
 from .errors import BayesPrrtError
+from .resources import default_spec_path
 
 FAMILIES = {  # family -> parameter names
     "normal": ("M", "S"),
@@ -147,21 +150,28 @@ def _check_values(parameter, text, family, params) -> None:
                              + (" and A >= 0 for tau" if parameter == "tau" else ""))
 
 
-# Defaults by outcome kind (logit scale for proportions, log-months for medians).
-#  mu:   binary normal(0, 2): 95% prior mass on proportions 0.02-0.98;
-#        median normal(3, 1.5): median survival 1-380 months (exp(3 +/- 1.96 x 1.5)).
-#  tau:  half-normal, the weakly informative choice of Roever et al. 2021 (Res Synth
-#        Methods 12:448); scale 1 on the logit scale, where single-arm proportions vary
-#        more between studies than log odds ratios do, and 0.5 on the log-median scale, a
-#        log ratio like the log hazard ratios their recommendation was built on.
-#  beta: normal(0, 1): odds ratios or median ratios between subgroups within 1/7-7.
-DEFAULT_PRIORS = {
-    "binary": {"mu": "normal:0,2", "tau": "halfnormal:1", "beta": "normal:0,1"},
-    "median": {"mu": "normal:3,1.5", "tau": "halfnormal:0.5", "beta": "normal:0,1"},
-}
+KINDS = ("binary", "median")
 
 
-def resolve_priors(kind: str, overrides: dict[str, str] | None = None) -> dict[str, Prior]:
-    """Default priors for an outcome kind with user overrides (CLI or spec) on top."""
-    texts = {**DEFAULT_PRIORS[kind], **{k: v for k, v in (overrides or {}).items() if v}}
-    return {name: parse_prior(text, name) for name, text in texts.items()}
+@lru_cache(maxsize=1)
+def _defaults() -> dict[str, dict[str, Prior]]:
+    """The packaged spec's ``[priors.binary]`` and ``[priors.median]`` tables, parsed once: the one
+    source of the default priors (the spec's comments and ``docs/bayes.md`` explain them)."""
+    table = tomllib.loads(default_spec_path().read_text(encoding="utf-8"))["priors"]
+    return {kind: {name: parse_prior(text, name) for name, text in table[kind].items()} for kind in KINDS}
+
+
+def default_priors(kind: str) -> dict[str, Prior]:
+    """The default priors of an outcome kind (logit scale for proportions, log-months for medians)."""
+    return dict(_defaults()[kind])
+
+
+def resolve_priors(kind: str, overrides: dict | None = None) -> dict[str, Prior]:
+    """Default priors for an outcome kind with overrides on top; an override is a ``Prior`` or its
+    text (CLI, spec), and None or "" keeps the default."""
+    out = default_priors(kind)
+    for name, value in (overrides or {}).items():
+        if value is None or value == "":
+            continue
+        out[name] = value if isinstance(value, Prior) else parse_prior(value, name)
+    return out

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from ..data.dataset import VALUE_POLICIES
 from ..errors import BayesPrrtError
 from ..priors import PriorError, parse_prior
+from ..resources import default_spec_path
 
 MEASURES_BINARY = ("PFT", "PLO", "PR", "GLMM")
 MEASURES_MEDIAN = ("LOGMEDIAN", "MEDIAN")
@@ -58,12 +58,6 @@ class Spec:
     priors: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> parameter -> prior
     statements: list[dict] = field(default_factory=list)
     sensitivity: dict = field(default_factory=lambda: dict(DEFAULT_SENSITIVITY))
-
-
-def default_spec_path() -> Path:
-    packaged = Path(str(resources.files("bayes_prrt"))) / "_models"
-    folder = packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "models"
-    return folder / "prrt_default.toml"
 
 
 def _choice(file, key, value, allowed):

@@ -1,231 +1,153 @@
-"""Bayesian pooling of one outcome: rows in, one result object out (MCMC or quadrature).
+"""Bayesian pooling of one outcome: rows in, one ``BayesFit`` out (MCMC or quadrature).
 
-``bayes_pool(rows, priors=..., by=..., engine=...)`` fits the hierarchical model without
-covariates for the overall estimate and, with ``by``, the model with that categorical
-covariate (treatment coding against the first level in sorted order, one tau shared by
-all levels) for the subgroups and their pairwise contrasts. A study whose covariate is
-missing is left out of the covariate model with a note: imputing a study-level category
-would need a model of which studies report it, and would be driven by the prior. The
-level ``unknown`` (grade not reported) is a level, as in the frequentist engine.
+``bayes_pool(rows)`` fits the hierarchical model without covariates. With ``by`` (a
+categorical covariate: treatment coding against the first level in sorted order or
+``reference``, one tau shared by all levels) or ``covariates`` (a meta-regression, numeric
+or categorical) it fits the covariate model and returns it, carrying the model without
+covariates as ``overall``; pass an ``overall`` fit already made to reuse it instead of
+fitting it again. A study whose covariate is missing is left out of the covariate model
+with a note: imputing a study-level category would need a model of which studies report it,
+and would be driven by the prior.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
+import xarray as xr
 
-from ..errors import AnalysisError
+from .. import seeds
 from ..design import design_matrix
 from ..effects import study_effects
-from ..priors import Prior, resolve_priors
+from ..errors import AnalysisError
+from ..priors import resolve_priors
 from . import quadrature
 from .models import ModelData
-from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings, prior_draws, sample
-from .summaries import (conditional_study_effects, population_average, predictive, summary, to_scale)
+from .result import BayesFit
+from .sampling import DEFAULT_SETTINGS, Settings, prior_draws, sample
+from .summaries import conditional_study_effects, predictive, to_scale
 
 ENGINES = ("mcmc", "quadrature")
 
 
-@dataclass
-class BayesPooled:
-    """Posterior summaries on the outcome's scale; ``draws`` keeps (chain, draw) arrays."""
-
-    outcome: str
-    kind: str
-    engine: str
-    k: int
-    pooled: dict
-    pop_average: dict | None
-    predictive: dict
-    tau: dict
-    mu: dict
-    priors: dict[str, str]
-    diagnostics: Diagnostics | None
-    studies: pd.DataFrame
-    draws: dict[str, np.ndarray]
-    notes: list[str] = field(default_factory=list)
-    by: str | None = None
-    levels: dict[str, dict] = field(default_factory=dict)
-    contrasts: dict[str, dict] = field(default_factory=dict)
-    beta: dict[str, dict] = field(default_factory=dict)
-    idata: object | None = None
-    covariate_diagnostics: Diagnostics | None = None
-    covariate_idata: object | None = None
-
-    @property
-    def converged(self) -> bool:
-        return all(d is None or d.converged for d in (self.diagnostics, self.covariate_diagnostics))
-
-    def to_dict(self) -> dict:
-        out = {"outcome": self.outcome, "method": "bayes", "engine": self.engine, "k": self.k,
-               "estimate": self.pooled["median"], "ci_low": self.pooled["ci_low"], "ci_high": self.pooled["ci_high"],
-               "pooled": self.pooled, "pop_average": self.pop_average,
-               "pi_low": self.predictive["ci_low"], "pi_high": self.predictive["ci_high"],
-               "tau": {k: self.tau[k] for k in ("median", "ci_low", "ci_high", "mean", "sd")},
-               "priors": self.priors, "diagnostics": _diag_dict(self.diagnostics), "converged": self.converged,
-               "studies": self.studies.to_dict(orient="records"), "notes": self.notes}
-        if self.by:
-            out.update(by=self.by, subgroups=self.levels, contrasts=self.contrasts)
-        if self.beta:
-            out.update(beta=self.beta, covariate_diagnostics=_diag_dict(self.covariate_diagnostics))
-        return out
-
-
-def _diag_dict(diag: Diagnostics | None) -> dict:
-    if diag is None:
-        return {"rhat_max": None, "ess_bulk_min": None, "ess_tail_min": None, "divergences": None,
-                "converged": True, "note": "exact quadrature, no MCMC"}
-    return diag.to_dict()
-
-
-@dataclass
-class _Data:
-    """What a model needs from the rows of one outcome."""
-
-    kind: str
-    studies: list[str]
-    rows: pd.DataFrame
-    y: np.ndarray  # events (binary) or log median
-    n_or_se: np.ndarray  # n (binary) or SE of the log median
-    notes: list[str]
-
-
-def _prepare(rows: pd.DataFrame) -> _Data:
-    kind = rows["kind"].iloc[0]
-    if kind == "binary":
-        return _Data(kind, rows["study"].astype(str).tolist(), rows, rows["events"].to_numpy(int),
-                     rows["n"].to_numpy(int), [])
-    eff, used = study_effects(rows, "LOGMEDIAN")
-    return _Data(kind, used["study"].astype(str).tolist(), used, eff.yi, np.sqrt(eff.vi), list(eff.notes))
-
-
-def _model_data(data: _Data, priors, X=None, names=()) -> ModelData:
-    X = np.zeros((len(data.y), 0)) if X is None else X
-    return ModelData(data.kind, data.y, data.n_or_se, X, priors, data.studies, list(names))
-
-
-def _draws(idata, name):
-    return idata.posterior[name].to_numpy()
-
-
-def _study_table(data: _Data, theta) -> pd.DataFrame:
-    observed = (data.y / data.n_or_se) if data.kind == "binary" else np.exp(data.y)
-    rows = []
-    for i, study in enumerate(data.studies):
-        s = summary(to_scale(data.kind, theta[..., i])) if theta is not None else {}
-        rows.append({"study": study, "observed": float(observed[i]), "shrunken": s.get("median", np.nan),
-                     "ci_low": s.get("ci_low", np.nan), "ci_high": s.get("ci_high", np.nan)})
-    return pd.DataFrame(rows)
-
-
-def _fit_overall(data: _Data, priors, engine, settings):
-    rng = np.random.default_rng(settings.seed)
-    if engine == "quadrature":
-        fit = (quadrature.binomial(data.y, data.n_or_se, priors, settings.seed) if data.kind == "binary"
-               else quadrature.normal_normal(data.y, data.n_or_se, priors, settings.seed))
-        mu, tau, idata, diag = fit.mu, fit.tau, None, None
-        theta = None
-        if data.kind == "median":
-            theta = conditional_study_effects(data.y, data.n_or_se, mu[..., None], tau, rng)
+def model_data(rows: pd.DataFrame, priors) -> tuple[ModelData, pd.DataFrame, list[str]]:
+    """The model's data for one outcome's rows: events and n, or log medians and their SEs (rows
+    without a CI are left out by ``effects.study_effects``). Returns it, the rows used and notes."""
+    if rows["kind"].iloc[0] == "binary":
+        y, scale, used, notes = rows["events"].to_numpy(int), rows["n"].to_numpy(int), rows, []
     else:
-        model_data = _model_data(data, priors)
-        idata, diag = sample(model_data, settings)
-        idata.add_groups(prior=prior_draws(model_data, settings))
-        mu, tau = _draws(idata, "mu"), _draws(idata, "tau")
-        theta = (_draws(idata, "theta") if data.kind == "binary"
-                 else conditional_study_effects(data.y, data.n_or_se, mu[..., None], tau, rng))
-    pred = predictive(data.kind, mu, tau, rng)
-    if idata is not None:
-        import xarray as xr
-        idata.add_groups(posterior_predictive=xr.Dataset(
-            {"new_study": (("chain", "draw"), pred), "theta": (("chain", "draw", "study"), theta)},
-            coords={"chain": idata.posterior.chain, "draw": idata.posterior.draw, "study": data.studies}))
-    return mu, tau, theta, pred, idata, diag
+        eff, used = study_effects(rows, "LOGMEDIAN")
+        y, scale, notes = eff.yi, np.sqrt(eff.vi), list(eff.notes)
+    used = used.reset_index(drop=True)
+    studies = used["study"].astype(str).tolist()
+    return ModelData(used["kind"].iloc[0], y, scale, np.zeros((len(y), 0)), priors, studies), used, notes
 
 
-def bayes_pool(rows: pd.DataFrame, priors: dict[str, str] | None = None, by: str | None = None,
+def _posterior_predictive(data: ModelData, posterior: xr.Dataset, seed: int) -> xr.Dataset:
+    """A new study's value (``new_study``) and, for the log-median model, each study's effect drawn
+    from its conditional posterior (``theta``); by level for a categorical covariate model."""
+    mu, tau = posterior["mu"].to_numpy(), posterior["tau"].to_numpy()
+    coords = {"chain": posterior.chain.values, "draw": posterior.draw.values, "study": data.studies}
+    out = {"new_study": (("chain", "draw"), predictive(data.kind, mu, tau, seeds.rng(seed, "predictive")))}
+    if data.kind == "median":
+        eta = posterior["eta"].to_numpy() if "eta" in posterior else np.broadcast_to(mu[..., None], mu.shape + (data.k,))
+        theta = conditional_study_effects(data.y, data.scale, eta, tau, seeds.rng(seed, "study_effects"))
+        out["theta"] = (("chain", "draw", "study"), theta)
+    return xr.Dataset(out, coords=coords)
+
+
+def _quadrature_idata(data: ModelData, seed: int):
+    import arviz as az
+
+    fit = (quadrature.binomial(data.y, data.scale, data.priors, seed) if data.kind == "binary"
+           else quadrature.normal_normal(data.y, data.scale, data.priors, seed))
+    posterior = xr.Dataset({"mu": (("chain", "draw"), fit.mu), "tau": (("chain", "draw"), fit.tau)},
+                           coords={"chain": [0], "draw": np.arange(fit.mu.shape[1])})
+    return az.InferenceData(posterior=posterior)
+
+
+def _fit(data: ModelData, engine: str, settings: Settings):
+    """InferenceData (posterior, posterior_predictive, prior) and diagnostics (None when exact)."""
+    if engine == "quadrature":
+        idata, diag = _quadrature_idata(data, settings.seed), None
+    else:
+        idata, diag = sample(data, settings)
+    groups = {"prior": prior_draws(data, settings)}
+    if not data.p:
+        groups["posterior_predictive"] = _posterior_predictive(data, idata.posterior, settings.seed)
+    idata.add_groups(**groups)
+    return idata, diag
+
+
+def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = None,
                engine: str = "mcmc", settings: Settings = DEFAULT_SETTINGS,
-               covariates: list[str] | None = None, reference: str | None = None) -> BayesPooled:
+               covariates: list[str] | None = None, reference: str | None = None,
+               overall: BayesFit | None = None) -> BayesFit:
     """Hierarchical Bayesian pooling of one outcome (one row per study).
 
-    ``by``: a categorical covariate; adds subgroups and contrasts (``reference`` names its
-    reference level). ``covariates``: a meta-regression (numeric or categorical), adding the
-    posterior of each coefficient in ``beta``.
+    ``priors``: ``Prior`` objects or their texts by parameter (mu, tau, beta), over the defaults
+    of the outcome's kind. ``by``: a categorical covariate (subgroups and contrasts; ``reference``
+    names its reference level). ``covariates``: a meta-regression. ``overall``: the fit without
+    covariates under the same priors and settings, reused by a covariate model.
     """
     if engine not in ENGINES:
         raise AnalysisError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
-    data = _prepare(rows)
-    outcome = str(rows["outcome"].iloc[0])
-    if len(data.studies) < 2:
-        raise AnalysisError(f"{outcome}: {len(data.studies)} poolable study(ies); pooling needs at least 2")
-    resolved = resolve_priors(data.kind, priors)
-    mu, tau, theta, pred, idata, diag = _fit_overall(data, resolved, engine, settings)
-    pooled = to_scale(data.kind, mu)
-    result = BayesPooled(
-        outcome=outcome, kind=data.kind, engine=engine, k=len(data.studies), pooled=summary(pooled),
-        pop_average=summary(population_average(mu, tau)) if data.kind == "binary" else None,
-        predictive=summary(pred), tau=summary(tau), mu=summary(mu),
-        priors={k: str(v) for k, v in resolved.items()}, diagnostics=diag,
-        studies=_study_table(data, theta), draws={"pooled": pooled, "predictive": pred, "tau": tau},
-        notes=list(data.notes), idata=idata)
-    if data.kind == "binary" and engine == "quadrature":
-        result.notes.append("shrunken study estimates of the binomial model need --engine mcmc")
     if by and covariates:
         raise AnalysisError("give either a subgroup covariate (by) or meta-regression covariates, not both")
-    if by or covariates:
-        _add_covariate_model(result, data, [by] if by else list(covariates), by, reference, resolved, engine,
-                             settings)
-    return result
+    outcome = str(rows["outcome"].iloc[0])
+    resolved = resolve_priors(rows["kind"].iloc[0], priors)
+    data, used, notes = model_data(rows, resolved)
+    if data.k < 2:
+        raise AnalysisError(f"{outcome}: {data.k} poolable study(ies); pooling needs at least 2")
+    columns = [by] if by else list(covariates or [])
+    if columns:
+        if engine != "mcmc":
+            raise AnalysisError("subgroups and meta-regression need the covariate model, which only engine='mcmc' "
+                                "fits")
+        overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings)
+        return _covariate_fit(overall, data, used, columns, by, reference, settings)
+    idata, diag = _fit(data, engine, settings)
+    if data.kind == "binary" and engine == "quadrature":
+        notes.append("shrunken study estimates of the binomial model need engine='mcmc'")
+    return BayesFit(outcome=outcome, kind=data.kind, engine=engine, rows=used, priors=resolved, settings=settings,
+                    idata=idata, diagnostics=diag, notes=notes)
 
 
-def _covariate_fit(result: BayesPooled, data: _Data, columns: list[str], reference: dict, priors, engine,
-                   settings):
-    """Fit mu + X beta on the studies whose covariates are known; returns draws and design."""
-    if engine != "mcmc":
-        raise AnalysisError("subgroups and meta-regression need the covariate model, which only --engine mcmc fits")
+def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, columns: list[str], by: str | None,
+                   reference_level: str | None, settings: Settings) -> BayesFit:
+    """The model mu + x'beta on the studies whose covariates are known."""
     for col in columns:
-        if col not in data.rows.columns:
+        if col not in used.columns:
             raise AnalysisError(f"covariate column '{col}' does not exist")
-    known = data.rows[columns].notna().all(axis=1).to_numpy()
+    known = used[columns].notna().all(axis=1).to_numpy()
+    notes = []
     if (~known).any():
-        result.notes.append(f"left out of the covariate model, {', '.join(columns)} missing: "
-                            + ", ".join(np.asarray(data.studies)[~known]))
-    sub = _Data(data.kind, list(np.asarray(data.studies)[known]), data.rows[known].reset_index(drop=True),
-                data.y[known], data.n_or_se[known], [])
-    X, names, reference = design_matrix(sub.rows, columns, reference)
+        notes.append(f"left out of the covariate model, {', '.join(columns)} missing: "
+                     + ", ".join(used.loc[~known, "study"].astype(str)))
+    sub = used[known].reset_index(drop=True)
+    X, names, reference = design_matrix(sub, columns, {by: reference_level} if by and reference_level else {})
     if X.shape[0] <= X.shape[1]:
         raise AnalysisError(f"{X.shape[0]} studies with known {', '.join(columns)} cannot inform "
                             f"{X.shape[1]} coefficients")
-    idata, diag = sample(_model_data(sub, priors, X[:, 1:], names[1:]), settings)
-    result.beta = {name: summary(_draws(idata, "beta")[..., i]) for i, name in enumerate(names[1:])}
-    result.covariate_diagnostics, result.covariate_idata = diag, idata
-    return sub, idata, names, reference
+    if by and sub[by].astype(str).nunique() < 2:
+        raise AnalysisError(f"'{by}' has {sub[by].nunique()} level(s) with data; a subgroup comparison needs 2")
+    cov_data = ModelData(data.kind, data.y[known], data.scale[known], X[:, 1:], data.priors,
+                         sub["study"].astype(str).tolist(), names[1:])
+    idata, diag = _fit(cov_data, "mcmc", settings)
+    fit = BayesFit(outcome=overall.outcome, kind=data.kind, engine="mcmc", rows=sub, priors=data.priors,
+                   settings=settings, idata=idata, diagnostics=diag, notes=notes, by=by, covariates=columns,
+                   reference=reference, overall=overall)
+    if by:
+        idata.add_groups(posterior_predictive=_level_predictive(fit, settings.seed))
+    return fit
 
 
-def _add_covariate_model(result: BayesPooled, data: _Data, columns: list[str], by: str | None,
-                         reference_level: str | None, priors: dict[str, Prior], engine: str,
-                         settings: Settings) -> None:
-    reference = {by: reference_level} if by and reference_level else {}
-    sub, idata, names, reference = _covariate_fit(result, data, columns, reference, priors, engine, settings)
-    if not by:
-        return
-    levels = sorted(sub.rows[by].astype(str).unique())
-    if len(levels) < 2:
-        raise AnalysisError(f"'{by}' has {len(levels)} level(s) with data; a subgroup comparison needs 2")
-    mu, beta, tau = _draws(idata, "mu"), _draws(idata, "beta"), _draws(idata, "tau")
-    rng = np.random.default_rng(settings.seed + 7)
-    counts = sub.rows[by].astype(str).value_counts()
-    for level in levels:
-        eta = mu + (beta[..., names.index(f"{by}[{level}]") - 1] if level != reference[by] else 0.0)
-        value = to_scale(data.kind, eta)
-        result.draws[f"{by}={level}"] = value
-        result.levels[level] = {"k": int(counts[level]), **summary(value),
-                                "pi": summary(predictive(data.kind, eta, tau, rng))}
-    for a, b in itertools.permutations(levels, 2):
-        if a < b:
-            diff = result.draws[f"{by}={a}"] - result.draws[f"{by}={b}"]
-            result.contrasts[f"{a} - {b}"] = {**summary(diff), "p_gt_0": float((diff > 0).mean())}
-    result.by = by
+def _level_predictive(fit: BayesFit, seed: int) -> xr.Dataset:
+    """A new study's value in each level of ``by`` (``new_study`` by level)."""
+    post = fit.idata.posterior
+    levels = fit.level_names
+    eta = np.stack([fit.level_eta(level) for level in levels], axis=-1)
+    tau = post["tau"].to_numpy()[..., None]
+    value = to_scale(fit.kind, eta + tau * seeds.rng(seed, "level_predictive").standard_normal(eta.shape))
+    return xr.Dataset({"new_study": (("chain", "draw", "level"), value)},
+                      coords={"chain": post.chain.values, "draw": post.draw.values, "level": levels})

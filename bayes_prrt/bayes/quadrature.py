@@ -21,6 +21,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
+from .. import seeds
 from ..errors import AnalysisError
 from ..likelihood import loglik_grid
 from ..priors import Prior
@@ -59,7 +60,7 @@ def _jittered(rng, grid, index):
 def normal_normal(y, se, priors: dict[str, Prior], seed: int) -> GridPosterior:
     mu_prior = priors["mu"]
     if mu_prior.family != "normal":
-        raise AnalysisError(f"the quadrature engine needs a normal prior on mu, not {mu_prior}; use --engine mcmc")
+        raise AnalysisError(f"the quadrature engine needs a normal prior on mu, not {mu_prior}; use engine='mcmc'")
     m0, s0 = mu_prior.params
     y, v = np.asarray(y, float), np.asarray(se, float) ** 2
     upper = _tau_upper(priors["tau"], y, v)
@@ -74,7 +75,7 @@ def normal_normal(y, se, priors: dict[str, Prior], seed: int) -> GridPosterior:
     logpost = loglik + priors["tau"].logpdf(tau)
     mass = np.exp(logpost - logpost.max())
     mass = mass / mass.sum()
-    rng = np.random.default_rng(seed)
+    rng = seeds.rng(seed, "quadrature")
     idx = rng.choice(len(tau), size=DRAWS, p=mass)
     tau_draws = np.abs(_jittered(rng, tau, idx))
     # mu | tau for the jittered tau (exact conditional)
@@ -138,10 +139,10 @@ class BinomialLikelihood:
             if self.covered < LIK_DROP_WIDE:
                 self._cover(LIK_DROP_WIDE)
                 return self.posterior(priors, seed, drop)
-            raise AnalysisError("the quadrature grid does not hold the posterior under this prior; use --engine mcmc")
+            raise AnalysisError("the quadrature grid does not hold the posterior under this prior; use engine='mcmc'")
         mass = np.exp(lp - lp.max())
         mass /= mass.sum()
-        rng = np.random.default_rng(seed)
+        rng = seeds.rng(seed, "quadrature")
         idx = rng.choice(mass.size, size=DRAWS, p=mass.ravel())
         i, j = np.unravel_index(idx, mass.shape)
         return GridPosterior(_jittered(rng, self.mu, i)[None, :], np.abs(_jittered(rng, self.tau, j))[None, :],

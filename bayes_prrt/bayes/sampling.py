@@ -21,6 +21,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from .. import seeds
 from ..errors import AnalysisError
 from . import compiled
 from .models import ModelData, hierarchical_model, log_likelihood
@@ -28,6 +29,7 @@ from .models import ModelData, hierarchical_model, log_likelihood
 RHAT_MAX, ESS_MIN = 1.01, 400
 SAMPLERS = ("nutpie", "pymc")
 _STATS = ("diverging", "n_steps", "step_size")
+STATS = {"fits": 0, "refits": 0}  # MCMC runs in this process (run.json records them)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Settings:
     def __post_init__(self):
         if self.sampler not in SAMPLERS:
             raise AnalysisError(f"unknown sampler '{self.sampler}'; choose one of {', '.join(SAMPLERS)}")
+        if not 0 <= self.seed <= seeds.SEED_MAX:
+            raise AnalysisError(f"seed {self.seed} is out of range; give a whole number from 0 to {seeds.SEED_MAX}")
 
 
 DEFAULT_SETTINGS = Settings()
@@ -91,31 +95,34 @@ def _cores(settings: Settings) -> int:
     return min(settings.chains, os.cpu_count() or 1)
 
 
-def _nutpie(model, settings: Settings):
+def _nutpie(model, settings: Settings, stream: str):
     import nutpie
 
     return nutpie.sample(model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                         cores=_cores(settings), seed=settings.seed, target_accept=settings.target_accept,
-                         progress_bar=False)
+                         cores=_cores(settings), seed=seeds.int_seed(settings.seed, stream),
+                         target_accept=settings.target_accept, progress_bar=False)
 
 
-def _pymc(model, settings: Settings):
+def _pymc(model, settings: Settings, stream: str):
     logging.getLogger("pymc").setLevel(logging.ERROR)
     return pm.sample(model=model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                     cores=_cores(settings), target_accept=settings.target_accept, random_seed=settings.seed,
-                     progressbar=False, compute_convergence_checks=False)
+                     cores=_cores(settings), target_accept=settings.target_accept,
+                     random_seed=seeds.int_seed(settings.seed, stream), progressbar=False,
+                     compute_convergence_checks=False)
 
 
 def _with_retry(draw, var_names, settings: Settings):
+    """``draw(settings, stream)`` once and, when it fails the gate, once more with the refit settings."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the gate below reports what matters, in words
-        idata = draw(settings)
+        STATS["fits"] += 1
+        idata = draw(settings, "sampler")
         diag = diagnose(idata, var_names, settings, refitted=False)
         if diag.converged:
             return idata, diag
-        retry = replace(settings, draws=max(settings.draws, 2000), tune=3 * settings.tune, target_accept=0.99,
-                        seed=settings.seed + 1)
-        idata = draw(retry)
+        retry = replace(settings, draws=max(settings.draws, 2000), tune=3 * settings.tune, target_accept=0.99)
+        STATS["refits"] += 1
+        idata = draw(retry, "refit")
         return idata, diagnose(idata, var_names, retry, refitted=True)
 
 
@@ -127,11 +134,11 @@ def sample(data: ModelData, settings: Settings = DEFAULT_SETTINGS):
     log_likelihood ``y`` and the log_prior of mu and tau (for power-scaling).
     """
     if settings.sampler == "nutpie":
-        def draw(s):
-            return _tidy(_nutpie(compiled.compiled(data), s), data)
+        def draw(s, stream):
+            return _tidy(_nutpie(compiled.compiled(data), s, stream), data)
     else:
-        def draw(s):
-            return _tidy(_pymc(hierarchical_model(data), s), data)
+        def draw(s, stream):
+            return _tidy(_pymc(hierarchical_model(data), s, stream), data)
     return _with_retry(draw, ["mu", "tau", "beta"], settings)
 
 
@@ -143,8 +150,8 @@ def sample_model(model: pm.Model, var_names, settings: Settings = DEFAULT_SETTIN
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             compiled_model = nutpie.compile_pymc_model(model)
-        return _with_retry(lambda s: _nutpie(compiled_model, s), var_names, settings)
-    return _with_retry(lambda s: _pymc(model, s), var_names, settings)
+        return _with_retry(lambda s, stream: _nutpie(compiled_model, s, stream), var_names, settings)
+    return _with_retry(lambda s, stream: _pymc(model, s, stream), var_names, settings)
 
 
 def _tidy(raw, data: ModelData):
@@ -175,7 +182,7 @@ def _tidy(raw, data: ModelData):
 
 def prior_draws(data: ModelData, settings: Settings, draws: int = 1000) -> xr.Dataset:
     """Draws of mu and tau from their priors (the ``prior`` group, for prior-vs-posterior checks)."""
-    rng = np.random.default_rng(settings.seed)
+    rng = seeds.rng(settings.seed, "prior")
     return xr.Dataset({name: (("chain", "draw"), data.priors[name].rvs(rng, (1, draws))) for name in ("mu", "tau")},
                       coords={"chain": [0], "draw": np.arange(draws)})
 

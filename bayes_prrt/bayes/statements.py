@@ -5,62 +5,109 @@ Grammar: ``[QUANTITY] OP VALUE`` with OP one of > >= < <=.
             ``new``: the value in a new study (predictive);
             a level of the ``by`` covariate, e.g. ``G1-2``;
             a difference of two levels, ``A - B`` (spaces around the minus).
-  VALUE     a number on the outcome's scale (a proportion, or months), or a level.
+  VALUE     a finite number on the outcome's scale (a proportion, or months), or a quantity.
 Examples: ``> 0.30``, ``PFS > 24``, ``G1-2 > G2-3``, ``G1-2 - G2-3 > 0.10``.
-The probability is the posterior mean of the indicator; its MCSE is ArviZ's (ESS-based).
+A statement is parsed once (``parse``), its level names checked against the data before any
+fit (``check_levels``), and answered from a fit's stored draws (``probability``). The
+probability is the posterior mean of the indicator; its MCSE is ArviZ's (ESS-based).
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
-
 from ..errors import AnalysisError
-from .sampling import indicator_mcse
 
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 _PATTERN = re.compile(r"^\s*(?P<lhs>.*?)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>.+?)\s*$")
+POOLED, NEW = ("", "pooled"), ("new", "predictive")
 
 
-def _quantity(result, text: str):
+@dataclass(frozen=True)
+class Statement:
+    """A parsed statement: ``lhs`` and ``rhs`` are tuples of level names (one, or two for a
+    difference ``A - B``; ``("pooled",)`` and ``("new",)`` for the overall quantities), or
+    ``rhs`` is a number."""
+
+    text: str
+    lhs: tuple[str, ...]
+    op: str
+    rhs: tuple[str, ...] | float
+
+    @property
+    def levels(self) -> set[str]:
+        """The covariate levels the statement names."""
+        terms = self.lhs + (self.rhs if isinstance(self.rhs, tuple) else ())
+        return {t for t in terms if t not in ("pooled", "new")}
+
+
+def _term(text: str, outcome: str) -> tuple[str, ...]:
     name = text.strip()
-    if name in ("", "pooled", result.outcome, result.outcome.lower()):
-        return result.draws["pooled"]
-    if name in ("new", "predictive"):
-        return result.draws["predictive"]
-    if result.by and f"{result.by}={name}" in result.draws:
-        return result.draws[f"{result.by}={name}"]
+    if name in POOLED or name in (outcome, outcome.lower()):
+        return ("pooled",)
+    if name in NEW:
+        return ("new",)
     if " - " in name:
         a, b = name.split(" - ", 1)
-        return _quantity(result, a) - _quantity(result, b)
-    levels = f"; levels of {result.by}: {', '.join(result.levels)}" if result.by else "; give --by for subgroups"
-    raise AnalysisError(f"'{name}' is not a quantity of this {result.outcome} fit: use the outcome name, "
-                        f"'new', a level or 'A - B' (spaces around the minus){levels}")
+        return _term(a, outcome) + _term(b, outcome)
+    return (name,)
 
 
-def _value(result, text: str):
+def parse(statement: str, outcome: str) -> Statement:
+    """Parse ``statement`` about ``outcome``; an AnalysisError says what to write instead."""
+    match = _PATTERN.match(str(statement))
+    if not match:
+        raise AnalysisError(f"statement '{statement}' is not understood; write e.g. '> 0.30', "
+                            f"'{outcome} > 0.8', 'G1-2 > G2-3' or 'G1-2 - G2-3 > 0.10'")
     try:
-        return float(text)
+        rhs: tuple[str, ...] | float = float(match["rhs"])
     except ValueError:
-        return _quantity(result, text)
+        rhs = _term(match["rhs"], outcome)
+    if isinstance(rhs, float) and not math.isfinite(rhs):
+        raise AnalysisError(f"statement '{statement}': the threshold must be a finite number, not '{match['rhs']}'")
+    lhs = _term(match["lhs"], outcome)
+    if len(lhs) > 2 or (isinstance(rhs, tuple) and len(rhs) > 2):
+        raise AnalysisError(f"statement '{statement}': compare a quantity or a difference of two (A - B)")
+    return Statement(str(statement).strip(), lhs, match["op"], rhs)
 
 
-def probability(result, statement: str, weights=None) -> dict:
-    """P(statement | data) with its Monte Carlo standard error.
+def check_levels(statement: Statement, by: str | None, levels) -> None:
+    """Every level the statement names must be a level of ``by`` in the data."""
+    named = statement.levels
+    if not named:
+        return
+    if by is None:
+        raise AnalysisError(f"statement '{statement.text}' names {', '.join(sorted(named))}: give the covariate "
+                            f"(by) whose levels it compares")
+    unknown = sorted(named - {str(v) for v in levels})
+    if unknown:
+        raise AnalysisError(f"statement '{statement.text}': {', '.join(unknown)} is not a level of {by} "
+                            f"(levels: {', '.join(sorted(str(v) for v in levels))})")
+
+
+def _draws(fit, terms: tuple[str, ...]):
+    values = [fit.quantity(t) for t in terms]
+    return values[0] if len(values) == 1 else values[0] - values[1]
+
+
+def probability(fit, statement: str | Statement, weights=None) -> dict:
+    """P(statement | data) with its Monte Carlo standard error, from ``fit.quantity(name)`` draws.
 
     With importance ``weights`` (same shape as the draws, e.g. to move the posterior to another
     prior) the probability is the weighted mean, and the MCSE uses the importance-sampling ESS,
     (sum w)^2 / sum w^2, scaled by the chains' relative efficiency for the indicator.
     """
-    match = _PATTERN.match(statement)
-    if not match:
-        raise AnalysisError(f"statement '{statement}' is not understood; write e.g. '> 0.30', "
-                            f"'{result.outcome} > 0.8', 'G1-2 > G2-3' or 'G1-2 - G2-3 > 0.10'")
-    lhs = _quantity(result, match["lhs"])
-    indicator = OPS[match["op"]](lhs, _value(result, match["rhs"])).astype(float)
+    from .sampling import indicator_mcse
+
+    st = statement if isinstance(statement, Statement) else parse(statement, fit.outcome)
+    lhs = _draws(fit, st.lhs)
+    rhs = st.rhs if isinstance(st.rhs, float) else _draws(fit, st.rhs)
+    indicator = OPS[st.op](lhs, rhs).astype(float)
     if weights is None:
         p = float(indicator.mean())
         mcse = 0.0 if p in (0.0, 1.0) else indicator_mcse(indicator)
@@ -72,9 +119,9 @@ def probability(result, statement: str, weights=None) -> dict:
         else:
             r_eff = min(1.0, (p * (1 - p) / indicator.size) / indicator_mcse(indicator) ** 2)
             mcse = float(np.sqrt(p * (1 - p) / (r_eff / np.sum(w**2))))
-    return {"statement": statement.strip(), "outcome": result.outcome, "probability": p, "mcse": mcse,
+    return {"statement": st.text, "outcome": fit.outcome, "probability": p, "mcse": mcse,
             "draws": int(indicator.size)}
 
 
-def probabilities(result, statements) -> list[dict]:
-    return [probability(result, s) for s in statements]
+def probabilities(fit, statements) -> list[dict]:
+    return [probability(fit, s) for s in statements]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import AnalysisError, DataError
+from ..resources import embedded_data_dir
 from .loader import covariate_columns, csv_errors, read_csv_text, read_outcomes
 
 DATA_FILES = ("studies.csv", "outcomes.csv", "published_pooled.csv")
@@ -31,12 +31,6 @@ VALUE_POLICIES = {
 STUDY_COVARIATES = ("label", "grade", "g3_share", "site", "setting", "drug", "design", "timing",
                     "response_criteria", "risk_of_bias", "country", "in_meta")
 VALUE_SOURCES = ("meta_table2", "primary")  # value_source in a data folder's outcomes.csv
-
-
-def embedded_data_dir() -> Path:
-    """The folder holding the embedded CSVs (installed wheel or source checkout)."""
-    packaged = Path(str(resources.files("bayes_prrt"))) / "_embedded"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "data"
 
 
 def sha256_of(paths) -> str:

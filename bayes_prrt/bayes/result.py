@@ -1,0 +1,304 @@
+"""``BayesFit``: one fitted hierarchical model, with everything a user asks of it.
+
+A fit stores its data rows, priors, settings, ArviZ ``InferenceData`` (the one store of draws:
+posterior, posterior_predictive, prior) and convergence diagnostics; every summary is computed
+from those. On the outcome's scale (``summaries.py``): ``pooled`` = expit(mu) or exp(mu), the
+value of the median study; ``pop_average`` (proportions) = E_u[expit(mu + tau u)];
+``predictive`` = a new study's true value; ``I2`` = 100 tau^2 / (tau^2 + v~), v~ the typical
+within-study variance of Higgins & Thompson (2002, Stat Med 21:1539). A covariate model
+(``by`` or ``covariates``) carries the model without covariates as ``overall``: the pooled
+quantities come from it, the levels, contrasts and coefficients from the covariate model.
+Like metafor's ``rma`` objects: ``print(fit)``, ``fit.summary()``, ``fit.prob(...)``,
+``fit.plot_forest()``, ``fit.to_netcdf(path)`` and ``bayes_prrt.load_fit(path)``.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from ..effects import proportion_effects, study_effects
+from ..errors import AnalysisError
+from ..priors import Prior
+from .sampling import Diagnostics, Settings
+from .summaries import population_average, summary, to_scale
+
+SUMMARY_COLUMNS = ("median", "mean", "sd", "ci_low", "ci_high", "mcse", "rhat", "ess_bulk", "ess_tail")
+
+
+@dataclass(eq=False)
+class BayesFit:
+    outcome: str
+    kind: str
+    engine: str
+    rows: pd.DataFrame  # the rows fitted, one per study
+    priors: dict[str, Prior]
+    settings: Settings
+    idata: object  # arviz.InferenceData
+    diagnostics: Diagnostics | None  # None: exact quadrature, no MCMC
+    notes: list[str] = field(default_factory=list)
+    by: str | None = None
+    covariates: list[str] = field(default_factory=list)
+    reference: dict[str, str] = field(default_factory=dict)
+    overall: BayesFit | None = None
+    values: str | None = None  # the value-source policy the rows were selected with
+    data_sha256: str | None = None
+
+    # ------------------------------------------------------------------ draws
+    def _post(self, name: str) -> np.ndarray:
+        return self.idata.posterior[name].to_numpy()
+
+    @property
+    def studies_fitted(self) -> list[str]:
+        return [str(s) for s in self.rows["study"]]
+
+    @property
+    def k(self) -> int:
+        return len(self.rows) if self.overall is None else self.overall.k
+
+    @property
+    def coef_names(self) -> list[str]:
+        return [str(c) for c in self.idata.posterior["coef"].values] if "beta" in self.idata.posterior else []
+
+    @property
+    def level_names(self) -> list[str]:
+        return sorted(self.rows[self.by].astype(str).unique()) if self.by else []
+
+    def level_eta(self, level: str) -> np.ndarray:
+        """mu + beta_level (the reference level: mu) on the analysis scale."""
+        if level not in self.level_names:
+            raise AnalysisError(f"'{level}' is not a level of {self.by}; levels: {', '.join(self.level_names)}")
+        mu = self._post("mu")
+        if level == self.reference.get(self.by):
+            return mu
+        return mu + self._post("beta")[..., self.coef_names.index(f"{self.by}[{level}]")]
+
+    def quantity(self, name: str) -> np.ndarray:
+        """Draws (chain, draw) on the outcome's scale: ``pooled``, ``new`` (a new study) or a level."""
+        if name in ("pooled", "new") and self.overall is not None:
+            return self.overall.quantity(name)
+        if name == "pooled":
+            return to_scale(self.kind, self._post("mu"))
+        if name == "new":
+            return self.idata.posterior_predictive["new_study"].to_numpy()
+        if self.by:
+            return to_scale(self.kind, self.level_eta(name))
+        raise AnalysisError(f"'{name}' is not a quantity of this {self.outcome} fit: use the outcome name, 'new', "
+                            f"a level or 'A - B' (spaces around the minus); fit with by=COLUMN for subgroups")
+
+    @property
+    def draws(self) -> dict[str, np.ndarray]:
+        """Derived draws by name (computed from ``idata``): pooled, predictive, tau and ``by=level``."""
+        out = {"pooled": self.quantity("pooled"), "predictive": self.quantity("new"), "tau": self._post("tau")}
+        return out | {f"{self.by}={level}": self.quantity(level) for level in self.level_names}
+
+    # ------------------------------------------------------------------ summaries (dicts)
+    def _overall_or_self(self) -> BayesFit:
+        return self.overall if self.overall is not None else self
+
+    @property
+    def pooled(self) -> dict:
+        return summary(self.quantity("pooled"))
+
+    @property
+    def predictive(self) -> dict:
+        return summary(self.quantity("new"))
+
+    @property
+    def pop_average(self) -> dict | None:
+        base = self._overall_or_self()
+        return summary(population_average(base._post("mu"), base._post("tau"))) if self.kind == "binary" else None
+
+    @property
+    def mu(self) -> dict:
+        return summary(self._overall_or_self()._post("mu"))
+
+    @property
+    def tau(self) -> dict:
+        """tau of this model (the residual between-study SD of a covariate model)."""
+        return summary(self._post("tau"))
+
+    @cached_property
+    def typical_variance(self) -> float:
+        """Higgins-Thompson typical within-study variance on the model's scale (PLO for proportions)."""
+        rows = self._overall_or_self().rows
+        if self.kind == "binary":
+            vi = proportion_effects(rows["events"].astype(float), rows["n"].astype(float), "PLO").vi
+        else:
+            vi = study_effects(rows, "LOGMEDIAN")[0].vi
+        w = 1 / np.asarray(vi, float)
+        return float((len(w) - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum())) if len(w) > 1 else float(vi[0])
+
+    def i2_draws(self) -> np.ndarray:
+        tau2 = self._overall_or_self()._post("tau") ** 2
+        return 100 * tau2 / (tau2 + self.typical_variance)
+
+    @property
+    def studies(self) -> pd.DataFrame:
+        """Each study's observed value and shrunken estimate (posterior median, 95% interval)."""
+        base = self._overall_or_self()
+        theta = base._study_effects()
+        observed = base._observed()
+        rows = []
+        for i, study in enumerate(base.studies_fitted):
+            s = summary(to_scale(self.kind, theta[..., i])) if theta is not None else {}
+            rows.append({"study": study, "observed": float(observed[i]), "shrunken": s.get("median", np.nan),
+                         "ci_low": s.get("ci_low", np.nan), "ci_high": s.get("ci_high", np.nan)})
+        return pd.DataFrame(rows)
+
+    def _study_effects(self) -> np.ndarray | None:
+        if "theta" in self.idata.posterior:
+            return self._post("theta")
+        pp = getattr(self.idata, "posterior_predictive", None)
+        return pp["theta"].to_numpy() if pp is not None and "theta" in pp else None
+
+    def _observed(self) -> np.ndarray:
+        if self.kind == "binary":
+            return (self.rows["events"].astype(float) / self.rows["n"].astype(float)).to_numpy()
+        return self.rows["median"].astype(float).to_numpy()
+
+    @property
+    def levels(self) -> dict[str, dict]:
+        counts = self.rows[self.by].astype(str).value_counts() if self.by else {}
+        pp = self.idata.posterior_predictive if self.by else None
+        return {level: {"k": int(counts[level]), **summary(self.quantity(level)),
+                        "pi": summary(pp["new_study"].sel(level=level).to_numpy())}
+                for level in self.level_names}
+
+    @property
+    def contrasts(self) -> dict[str, dict]:
+        out = {}
+        for a, b in itertools.combinations(self.level_names, 2):
+            diff = self.quantity(a) - self.quantity(b)
+            out[f"{a} - {b}"] = {**summary(diff), "p_gt_0": float((diff > 0).mean())}
+        return out
+
+    @property
+    def beta(self) -> dict[str, dict]:
+        if "beta" not in self.idata.posterior:
+            return {}
+        beta = self._post("beta")
+        return {name: summary(beta[..., i]) for i, name in enumerate(self.coef_names)}
+
+    @property
+    def converged(self) -> bool:
+        own = self.diagnostics is None or self.diagnostics.converged
+        return own and (self.overall is None or self.overall.converged)
+
+    # ------------------------------------------------------------------ user-facing
+    def prob(self, statement: str) -> dict:
+        """P(statement | data) from the stored draws, with its MCSE (grammar: ``statements.py``)."""
+        from .statements import probability
+
+        return probability(self, statement)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per quantity: pooled value, population average, predictive, tau, I2, mu; levels,
+        contrasts and coefficients of a covariate model; each study's observed and shrunken value.
+        Columns median/mean/sd/ci_low/ci_high, and mcse/rhat/ess_bulk/ess_tail (MCMC)."""
+        base = self._overall_or_self()
+        rows = [(f"pooled {self.outcome}", self.quantity("pooled"), base),
+                (f"predictive {self.outcome} (new study)", self.quantity("new"), base)]
+        if self.kind == "binary":
+            rows.append((f"population average {self.outcome}",
+                         population_average(base._post("mu"), base._post("tau")), base))
+        rows += [("tau", base._post("tau"), base), ("I2 (%)", self.i2_draws(), base), ("mu", base._post("mu"), base)]
+        if self.overall is not None:
+            rows.append(("tau (covariate model)", self._post("tau"), self))
+        rows += [(f"{self.by}: {level}", self.quantity(level), self) for level in self.level_names]
+        rows += [(f"{self.by}: {a} - {b}", self.quantity(a) - self.quantity(b), self)
+                 for a, b in itertools.combinations(self.level_names, 2)]
+        if "beta" in self.idata.posterior:
+            beta = self._post("beta")
+            rows += [(f"beta {name}", beta[..., i], self) for i, name in enumerate(self.coef_names)]
+        theta = base._study_effects()
+        if theta is not None:
+            rows += [(f"study {s}", to_scale(self.kind, theta[..., i]), base) for i, s in enumerate(base.studies_fitted)]
+        frame = pd.DataFrame([_row(values, fit.diagnostics is not None) for _, values, fit in rows],
+                             index=pd.Index([name for name, _, _ in rows], name="quantity"))
+        observed = dict(zip((f"study {s}" for s in base.studies_fitted), base._observed(), strict=True))
+        frame.insert(0, "observed", [observed.get(name, np.nan) for name in frame.index])
+        return frame
+
+    def to_dict(self) -> dict:
+        """The CLI's JSON (``pool --method bayes --json``)."""
+        base = self._overall_or_self()
+        out = {"values": self.values, "data_sha256": self.data_sha256, "seed": self.settings.seed,
+               "outcome": self.outcome, "method": "bayes", "engine": base.engine, "k": self.k,
+               "estimate": self.pooled["median"], "ci_low": self.pooled["ci_low"], "ci_high": self.pooled["ci_high"],
+               "pooled": self.pooled, "pop_average": self.pop_average,
+               "pi_low": self.predictive["ci_low"], "pi_high": self.predictive["ci_high"],
+               "tau": {k: base.tau[k] for k in ("median", "ci_low", "ci_high", "mean", "sd")},
+               "priors": {k: str(v) for k, v in self.priors.items()}, "diagnostics": diagnostics_dict(base.diagnostics),
+               "converged": self.converged, "studies": self.studies.to_dict(orient="records"),
+               "notes": [*base.notes, *(self.notes if self.overall is not None else [])]}
+        if self.by:
+            out.update(by=self.by, subgroups=self.levels, contrasts=self.contrasts)
+        if self.overall is not None:
+            out.update(beta=self.beta, covariate_diagnostics=diagnostics_dict(self.diagnostics),
+                       tau_covariate_model=self.tau)
+        return out
+
+    def __str__(self) -> str:
+        from .text import bayes_text
+
+        return bayes_text(self)
+
+    def __repr__(self) -> str:
+        model = f", by={self.by!r}" if self.by else (f", covariates={self.covariates!r}" if self.covariates else "")
+        return f"<BayesFit {self.outcome}: k={self.k}, engine={self._overall_or_self().engine}{model}>"
+
+    def _repr_html_(self) -> str:
+        head = html.escape(str(self).split("\n\n", 1)[0]).replace("\n", "<br>")
+        return f"<p><code>{head}</code></p>" + self.summary().to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
+
+    def plot_forest(self, ax=None):
+        """Forest plot drawn from this fit alone: each study observed and shrunken, the pooled value."""
+        from ..plots.fit_forest import plot_bayes_forest
+
+        return plot_bayes_forest(self, ax=ax)
+
+    def to_netcdf(self, path) -> None:
+        """Save the fit (draws and everything needed to rebuild it) to one netCDF file."""
+        from .store import save_fit
+
+        save_fit(self, path)
+
+
+def _row(values, mcmc: bool) -> dict:
+    import arviz as az
+
+    x = np.asarray(values, float)
+    s = summary(x)
+    out = {k: s[k] for k in ("median", "mean", "sd", "ci_low", "ci_high")}
+    if mcmc and x.ndim == 2 and x.shape[0] > 1 and np.ptp(x) > 0:
+        ds = az.convert_to_dataset({"x": x})  # dims (chain, draw)
+        out.update(mcse=float(az.mcse(ds, method="mean")["x"]), rhat=float(az.rhat(ds)["x"]),
+                   ess_bulk=float(az.ess(ds, method="bulk")["x"]), ess_tail=float(az.ess(ds, method="tail")["x"]))
+    else:  # i.i.d. draws of an exact posterior (or a constant)
+        out.update(mcse=float(s["sd"] / np.sqrt(x.size)), rhat=np.nan, ess_bulk=float(x.size), ess_tail=float(x.size))
+    return out
+
+
+def diagnostics_dict(diag: Diagnostics | None) -> dict:
+    if diag is None:
+        return {"rhat_max": None, "ess_bulk_min": None, "ess_tail_min": None, "divergences": None,
+                "converged": True, "note": "exact quadrature, no MCMC"}
+    return diag.to_dict()
+
+
+def fit_metadata(fit: BayesFit) -> str:
+    """Everything but the draws, as JSON (stored beside them by ``store.save_fit``)."""
+    return json.dumps({"outcome": fit.outcome, "kind": fit.kind, "engine": fit.engine,
+                       "priors": {k: str(v) for k, v in fit.priors.items()},
+                       "settings": asdict(fit.settings),
+                       "diagnostics": None if fit.diagnostics is None else fit.diagnostics.to_dict(),
+                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
+                       "rows": fit.rows.astype(object).where(fit.rows.notna(), None).to_dict(orient="list"),
+                       "dtypes": {c: str(t) for c, t in fit.rows.dtypes.items()}})
