@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from .data.dataset import Dataset
-from .effects import BINARY_MEASURES, MEDIAN_MEASURES, study_effects
+from .effects import study_effects
 from .errors import AnalysisError
 
 METHODS = ("freq", "bayes")
@@ -58,7 +58,6 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
 
     kind = rows["kind"].iloc[0]
     measure = (measure or ("PFT" if kind == "binary" else "LOGMEDIAN")).upper()
-    _check("measure", measure, BINARY_MEASURES if kind == "binary" else MEDIAN_MEASURES)
     tau2 = tau2.upper()
     _check("tau2", tau2, TAU2_CHOICES)
     if by and covariates:
@@ -67,7 +66,7 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
         return FreqFit(single_study(rows, measure), rows, values=values, data_sha256=data.sha256)
     return FreqFit(freq_pool(rows, measure, tau2, hksj), rows,
                    subgroups=subgroups(rows, by, measure, tau2, hksj) if by else None,
-                   regression=(meta_regression(rows, list(covariates), measure, tau2 if tau2 != "FE" else "REML", hksj,
+                   regression=(meta_regression(rows, list(covariates), measure, tau2, hksj,
                                                {covariates[0]: reference} if reference else None)
                                if covariates else None),
                    values=values, data_sha256=data.sha256)

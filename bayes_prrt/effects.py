@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import distributions as dist
 from .errors import AnalysisError
+from .names import BINARY_MEASURES, MEDIAN_MEASURES, PROPORTION_MEASURES  # noqa: F401 (re-exported)
 
 Z95 = 1.96  # the constant used to turn a reported 95% CI into an SE
-PROPORTION_MEASURES = ("PFT", "PLO", "PR")
-MEDIAN_MEASURES = ("LOGMEDIAN", "MEDIAN")
-BINARY_MEASURES = PROPORTION_MEASURES + ("GLMM",)  # GLMM: the binomial-normal model, PLO effects
 
 
 @dataclass
@@ -82,8 +80,8 @@ def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact binomial CI (Clopper & Pearson 1934, Biometrika 26:404): Beta(a/2; x, n-x+1) and
     Beta(1-a/2; x+1, n-x) quantiles, 0 and 1 at the edges."""
     alpha = 1 - level
-    low = 0.0 if x == 0 else float(stats.beta.ppf(alpha / 2, x, n - x + 1))
-    high = 1.0 if x == n else float(stats.beta.ppf(1 - alpha / 2, x + 1, n - x))
+    low = 0.0 if x == 0 else float(dist.beta_ppf(alpha / 2, x, n - x + 1))
+    high = 1.0 if x == n else float(dist.beta_ppf(1 - alpha / 2, x + 1, n - x))
     return low, high
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import pandas as pd
@@ -24,6 +25,12 @@ def p_value(p: float) -> str:
 def interval(s: dict) -> str:
     """'median [ci_low, ci_high]' of a summary dict."""
     return f"{fmt(s['median'])} [{fmt(s['ci_low'])}, {fmt(s['ci_high'])}]"
+
+
+def fit_html(text: str, summary: pd.DataFrame) -> str:
+    """A fit in a notebook: the first paragraph of its text block, then its summary table."""
+    head = html.escape(text.split("\n\n", 1)[0]).replace("\n", "<br>")
+    return f"<p><code>{head}</code></p>" + summary.to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
 
 
 def frame_text(frame: pd.DataFrame, digits: int = 4) -> str:

@@ -14,7 +14,6 @@ Kind = Literal["binary", "median"]
 
 BINARY_COLUMNS = ("events", "n")
 UNITS: dict[str, str] = {"binary": "proportion", "median": "months"}  # outcome kind -> scale
-MEDIAN_COLUMNS = ("median", "ci_low", "ci_high")
 
 
 @dataclass(frozen=True)
@@ -22,10 +21,6 @@ class Outcome:
     name: str
     kind: Kind
     label: str
-
-    @property
-    def unit(self) -> str:
-        return UNITS[self.kind]
 
 
 KNOWN_OUTCOMES: dict[str, Outcome] = {
@@ -38,7 +33,3 @@ KNOWN_OUTCOMES: dict[str, Outcome] = {
     )
 }
 
-
-def outcome_info(name: str, kind: Kind) -> Outcome:
-    """The registered outcome, or an ad-hoc one of the given kind."""
-    return KNOWN_OUTCOMES.get(name, Outcome(name, kind, name))

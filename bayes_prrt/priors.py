@@ -85,26 +85,36 @@ class Prior:
             return np.where(x >= 0, np.log(2) + self._scipy().logpdf(x), -np.inf)
         return self._scipy().logpdf(x)
 
-    def to_pymc(self, name: str, params=None, **kwargs):
-        """The distribution in the current PyMC model context (for tau: a scalar tau >= 0).
-        ``params``: tensors to use instead of the numbers (a model compiled once for a family)."""
+    def _pymc(self, params):
+        """The PyMC distribution class of the family and its keyword parameters."""
         import pymc as pm
 
-        f, p = self.family, (self.params if params is None else params)
-        if f == "normal":
-            return pm.Normal(name, mu=p[0], sigma=p[1], **kwargs)
-        if f == "uniform":
-            return pm.Uniform(name, lower=p[0], upper=p[1], **kwargs)
-        if f == "halfnormal":
-            return pm.HalfNormal(name, sigma=p[0], **kwargs)
-        if f == "halfcauchy":
-            return pm.HalfCauchy(name, beta=p[0], **kwargs)
-        if f == "halfstudentt":
-            return pm.HalfStudentT(name, nu=p[0], sigma=p[1], **kwargs)
-        if f == "exponential":
-            return pm.Exponential(name, lam=p[0], **kwargs)
-        tau2 = pm.LogNormal(f"{name}_sq", mu=p[0], sigma=p[1], **kwargs)
-        return pm.Deterministic(name, pm.math.sqrt(tau2))
+        p = self.params if params is None else params
+        cls, names = {"normal": (pm.Normal, ("mu", "sigma")), "uniform": (pm.Uniform, ("lower", "upper")),
+                      "halfnormal": (pm.HalfNormal, ("sigma",)), "halfcauchy": (pm.HalfCauchy, ("beta",)),
+                      "halfstudentt": (pm.HalfStudentT, ("nu", "sigma")), "exponential": (pm.Exponential, ("lam",)),
+                      "lognormal": (pm.LogNormal, ("mu", "sigma"))}[self.family]
+        return cls, {name: p[i] for i, name in enumerate(names)}
+
+    def to_pymc(self, name: str, params=None, **kwargs):
+        """The distribution in the current PyMC model context (for tau: a scalar tau >= 0; the log-normal
+        is placed on tau^2). ``params``: tensors to use instead of the numbers (a model compiled once for a
+        family)."""
+        import pymc as pm
+
+        cls, parameters = self._pymc(params)
+        if self.family == "lognormal":
+            return pm.Deterministic(name, pm.math.sqrt(cls(f"{name}_sq", **parameters, **kwargs)))
+        return cls(name, **parameters, **kwargs)
+
+    def to_pymc_dist(self, **kwargs):
+        """The same distribution unnamed (``.dist``), e.g. the SD prior of ``pm.LKJCholeskyCov``; not for
+        the log-normal on tau^2, which is not a distribution of tau."""
+        if self.family == "lognormal":
+            raise PriorError(f"{self} is a prior on tau^2; give a prior on tau (half-normal, half-Cauchy, half-t, "
+                             f"exponential or uniform)")
+        cls, parameters = self._pymc(None)
+        return cls.dist(**parameters, **kwargs)
 
     def rvs(self, rng: np.random.Generator, size) -> np.ndarray:
         """Random draws of the parameter as sampled (tau, never tau^2)."""

@@ -101,7 +101,7 @@ def bench_ess(repeats: int) -> list[str]:
 
     import bayes_prrt
     from bayes_prrt.bayes import compiled
-    from bayes_prrt.bayes.fit import _model_data, _prepare
+    from bayes_prrt.bayes.fit import model_data as prepare
     from bayes_prrt.bayes.sampling import Settings, sample
     from bayes_prrt.priors import resolve_priors
 
@@ -113,9 +113,9 @@ def bench_ess(repeats: int) -> list[str]:
              "| model (outcome, k) | sampler | compile + first fit (s) | sampling (s) | ESS mu | ESS tau | "
              "ESS/s mu | ESS/s tau |", "|---|---|---|---|---|---|---|---|"]
     for outcome in ("DCR", "PFS"):
-        prepared = _prepare(data.select(outcome))
-        model_data = _model_data(prepared, resolve_priors(prepared.kind))
-        label = f"{'binomial' if prepared.kind == 'binary' else 'log-median'} ({outcome}, k = {len(prepared.studies)})"
+        rows = data.select(outcome)
+        model_data, _, _ = prepare(rows, resolve_priors(rows["kind"].iloc[0]))
+        label = f"{'binomial' if model_data.kind == 'binary' else 'log-median'} ({outcome}, k = {model_data.k})"
         for sampler in ("nutpie", "pymc"):
             compiled.clear()
             start = time.perf_counter()
@@ -254,6 +254,64 @@ def bench_extra_prior() -> list[str]:
     return lines + [""]
 
 
+# --- 7: fits reused (issue 12) ---------------------------------------------------------------------
+
+def bench_reuse() -> list[str]:
+    """The default analysis in one process, with the fit memo and without it (every covariate model with its own
+    overall MCMC fit and every data scenario refitted, as the pipeline did before), after a warm-up run that
+    compiles the models."""
+    import bayes_prrt
+    from bayes_prrt.analysis.pipeline import run_analysis
+    from bayes_prrt.analysis.spec import read_spec
+    from bayes_prrt.bayes.sampling import Settings
+
+    data, spec = bayes_prrt.load_dataset(), read_spec(None)
+    run_analysis(spec, data, Settings())  # compiles every model structure
+    rows = {}
+    for reuse in (True, False):
+        start = time.perf_counter()
+        result = run_analysis(spec, data, Settings(), reuse=reuse)
+        rows[reuse] = (time.perf_counter() - start, result.counts)
+    (t_on, c_on), (t_off, c_off) = rows[True], rows[False]
+    return ["## 7. Fits made once and reused (`run_analysis` of the default spec, models compiled)", "",
+            "Both in one process, one after the other; `reuse=False` refits as the pipeline did before the fit memo.",
+            "", "| pipeline | seconds | MCMC fits | refits | fits reused |", "|---|---|---|---|---|",
+            f"| fit memo (now) | {t_on:.1f} | {c_on['mcmc_fits']} | {c_on['mcmc_refits']} | {c_on['fits_reused']} |",
+            f"| no reuse (before) | {t_off:.1f} | {c_off['mcmc_fits']} | {c_off['mcmc_refits']} | 0 |",
+            "", f"Saved: {t_off - t_on:.1f} s ({100 * (1 - t_on / t_off):.0f}% of the analysis), "
+            f"{c_off['mcmc_fits'] - c_on['mcmc_fits']} MCMC fits.", ""]
+
+
+# --- 8: start-up (issue 12) ------------------------------------------------------------------------
+
+STARTUP = {"--help": ["--help"], "summary": ["summary"], "audit": ["audit"], "validate": ["validate"],
+           "pool --method freq": ["pool", "--outcome", "DCR"]}
+
+
+def bench_startup(repeats: int) -> list[str]:
+    """Wall time of each light command in a fresh process, as a ratio to `python -c "import pandas"` timed in the
+    same run (interleaved, median of the repeats)."""
+    def wall(args):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *args], capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    times = {"baseline": [], **{name: [] for name in STARTUP}}
+    for _ in range(repeats):
+        times["baseline"].append(wall(["-c", "import pandas"]))
+        for name, args in STARTUP.items():
+            times[name].append(wall(["-m", "bayes_prrt.cli", *args]))
+    base = statistics.median(times["baseline"])
+    lines = ["## 8. Start-up of the light commands", "",
+             f"Fresh process each, median of {repeats} interleaved runs; baseline `python -c \"import pandas\"` = "
+             f"{base:.2f} s in the same run. Target: at most 2x the baseline.", "",
+             "| command | seconds | ratio | met |", "|---|---|---|---|"]
+    for name in STARTUP:
+        t = statistics.median(times[name])
+        lines.append(f"| `bayes-prrt {name}` | {t:.2f} | {t / base:.2f} | {_met(t / base <= 2)} |")
+    return lines + [""]
+
+
 def _list(values) -> str:
     return ", ".join(f"{v:.1f}" for v in values)
 
@@ -277,7 +335,19 @@ def _header() -> list[str]:
             f"- Python {platform.python_version()}; {versions}", ""]
 
 
-SECTIONS = ("run", "ess", "quadrature", "scaling", "extra_prior")
+SECTIONS = ("run", "ess", "quadrature", "scaling", "extra_prior", "reuse", "startup")
+
+
+def _merged(out: Path, header: list[str], fresh: dict[str, list[str]]) -> str:
+    """The results file with the sections just run replacing their earlier versions (matched by heading
+    number), the others kept as they were."""
+    blocks = {}
+    if out.exists():
+        for block in out.read_text().split("\n## ")[1:]:
+            blocks[block.split(".", 1)[0]] = "## " + block.rstrip("\n")
+    for lines in fresh.values():
+        blocks[lines[0][3:].split(".", 1)[0]] = "\n".join(lines).rstrip("\n")
+    return "\n".join(header) + "\n" + "\n\n".join(blocks[k] for k in sorted(blocks)) + "\n"
 
 
 def main() -> None:
@@ -288,23 +358,17 @@ def main() -> None:
     parser.add_argument("--ks", type=int, nargs="+", default=[10, 100, 1000, 10000])
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results.md"))
     args = parser.parse_args()
-    lines = _header()
     out = Path(args.out)
+    runs = {"run": lambda: bench_run(args.repeats, args.naive_repeats), "ess": lambda: bench_ess(args.repeats),
+            "quadrature": lambda: bench_quadrature(max(args.repeats, 20)), "scaling": lambda: bench_scaling(args.ks),
+            "extra_prior": bench_extra_prior, "reuse": bench_reuse, "startup": lambda: bench_startup(max(args.repeats, 5))}
+    fresh = {}
     for name in args.only:
         start = time.perf_counter()
         print(f"benchmark: {name} ...", flush=True)
-        if name == "run":
-            lines += bench_run(args.repeats, args.naive_repeats)
-        elif name == "ess":
-            lines += bench_ess(args.repeats)
-        elif name == "quadrature":
-            lines += bench_quadrature(max(args.repeats, 20))
-        elif name == "scaling":
-            lines += bench_scaling(args.ks)
-        else:
-            lines += bench_extra_prior()
+        fresh[name] = runs[name]()
         print(f"  {time.perf_counter() - start:.0f} s", flush=True)
-        out.write_text("\n".join(lines) + "\n")  # after every section, so a long run keeps what it has
+        out.write_text(_merged(out, _header(), fresh))  # after every section, so a long run keeps what it has
     print(f"written: {out}")
 
 

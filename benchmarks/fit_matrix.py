@@ -28,7 +28,7 @@ def main(out_path: str) -> None:
             except AnalysisError as err:
                 lines.append(f"| {outcome} | {by or '-'} | | refused: {err} | | | | | |")
                 continue
-            d = res.covariate_diagnostics if by else res.diagnostics
+            d = res.diagnostics
             p = res.pooled
             lines.append(f"| {outcome} | {by or '-'} | {res.k} | {p['median']:.3g} ({p['ci_low']:.3g}-{p['ci_high']:.3g}) "
                          f"| {d.rhat_max:.3f} | {d.ess_bulk_min:.0f}/{d.ess_tail_min:.0f} | {d.divergences} | "

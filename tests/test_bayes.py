@@ -96,7 +96,7 @@ def test_diagnostics_reported_and_converged(dcr_mcmc, pfs_mcmc, orr_by_grade):
         d = res.diagnostics
         assert d.converged and d.rhat_max <= 1.01 and d.ess_bulk_min >= 400 and d.ess_tail_min >= 400
         assert d.divergences == 0
-    assert orr_by_grade.covariate_diagnostics.converged
+    assert orr_by_grade.diagnostics.converged and orr_by_grade.overall.converged
 
 
 def test_diagnose_flags_chains_that_disagree():
@@ -155,7 +155,7 @@ def test_subgroup_levels(orr_by_grade):
 
 
 def test_quadrature_refuses_covariates(dataset):
-    with pytest.raises(AnalysisError, match="only --engine mcmc"):
+    with pytest.raises(AnalysisError, match="only engine='mcmc'"):
         bayes_pool(dataset.select("ORR", "table2"), by="grade", engine="quadrature")
 
 
@@ -243,10 +243,10 @@ def test_numeric_covariate_left_out_studies_are_named(dataset):
     res = bayes_pool(dataset.select("ORR", "table2"), covariates=["g3_share"], settings=SETTINGS)
     assert set(res.beta) == {"g3_share"}
     assert any("g3_share missing" in n and "kennedy2022" in n for n in res.notes)
-    assert res.covariate_diagnostics is not None and "beta" in res.to_dict()
+    assert res.diagnostics is not None and "beta" in res.to_dict()
 
 
 def test_stated_reference_level(dataset):
     res = bayes_pool(dataset.select("DCR", "table2"), by="site", reference="GEP", settings=SETTINGS)
     assert "site[GEP]" not in res.beta and "site[pancreatic]" in res.beta
-    assert res.converged, res.covariate_diagnostics
+    assert res.converged, res.diagnostics

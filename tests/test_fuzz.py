@@ -37,7 +37,7 @@ from bayes_prrt.errors import BayesPrrtError, DataError
 from bayes_prrt.effects import MEDIAN_MEASURES
 from bayes_prrt.effects import BINARY_MEASURES
 from bayes_prrt.freq.pool import pool
-from bayes_prrt.priors import ALLOWED, FAMILIES, PriorError, parse_prior
+from bayes_prrt.priors import ALLOWED, FAMILIES, Prior, PriorError, parse_prior
 from bayes_prrt.analysis.spec import MEASURES_BINARY, MEASURES_MEDIAN, TAU2_METHODS, SpecError, default_spec_path, read_spec
 from bayes_prrt.data.summary import dataset_summary
 
@@ -416,8 +416,8 @@ def check_spec(spec) -> None:
     assert spec.tau2 in TAU2_METHODS and isinstance(spec.hksj, bool)
     for kind, table in spec.priors.items():
         assert kind in ("binary", "median") and isinstance(table, dict)
-        for name, text in table.items():
-            parse_prior(text, name)
+        for name, prior in table.items():
+            assert isinstance(prior, Prior) and parse_prior(str(prior), name) == prior
     for st_ in spec.statements:
         assert isinstance(st_, dict) and isinstance(st_["outcome"], str) and isinstance(st_["text"], str)
         assert st_.get("by") is None or isinstance(st_["by"], str)

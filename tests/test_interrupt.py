@@ -235,7 +235,8 @@ def test_cli_turns_a_signal_into_one_line_and_status(monkeypatch):
     unraisable hook are put back afterwards."""
     from click.testing import CliRunner
 
-    from bayes_prrt.cli import commands as cli
+    from bayes_prrt import cli
+    from bayes_prrt.data import summary
 
     def slow_summary(data):
         os.kill(os.getpid(), signal.SIGTERM)
@@ -243,7 +244,7 @@ def test_cli_turns_a_signal_into_one_line_and_status(monkeypatch):
         pytest.fail("the signal did not interrupt the command")
 
     before = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), sys.unraisablehook)
-    monkeypatch.setattr(cli, "dataset_summary", slow_summary)
+    monkeypatch.setattr(summary, "dataset_summary", slow_summary)
     result = CliRunner().invoke(cli.main, ["summary"])
     assert result.exit_code == 143, result.output
     assert result.output.splitlines()[-1] == "interrupted; no results written" and "Traceback" not in result.output

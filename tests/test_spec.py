@@ -11,8 +11,8 @@ def test_default_spec():
     spec = read_spec()
     assert spec.outcomes == ["DCR", "ORR", "PFS", "OS"]
     assert spec.tau2 == "DL" and spec.measure_binary == "PFT" and spec.values == "published"
-    from bayes_prrt.priors import DEFAULT_PRIORS
-    assert spec.priors == DEFAULT_PRIORS  # the shipped spec states the package defaults
+    from bayes_prrt.priors import default_priors
+    assert spec.priors == {kind: default_priors(kind) for kind in ("binary", "median")}  # one source of defaults
 
 
 @pytest.mark.parametrize("text,key", [

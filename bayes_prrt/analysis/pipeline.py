@@ -11,15 +11,17 @@ import time
 from dataclasses import dataclass, field
 
 from ..data.audit import Finding, audit
-from ..bayes.fit import BayesPooled, bayes_pool
+from ..bayes import compiled, sampling
+from ..bayes.memo import FitMemo
+from ..bayes.result import BayesFit
 from ..bayes.sampling import Settings
-from ..bayes.statements import probability
 from ..data.dataset import Dataset
 from ..errors import AnalysisError
-from ..freq.pool import Pooled, pool
+from ..freq.pool import pool
+from ..freq.result import FreqFit
 from .validate import reproduce
 from ..sensitivity.analysis import OutcomeSensitivity, spec_sensitivity
-from .spec import Spec
+from .spec import Spec, check_against_data
 
 
 @dataclass
@@ -27,9 +29,9 @@ class OutcomeRun:
     outcome: str
     kind: str
     rows: object  # the pooled rows (one per study)
-    freq: Pooled
-    bayes: BayesPooled
-    subgroups: dict[str, BayesPooled] = field(default_factory=dict)
+    freq: FreqFit
+    bayes: BayesFit
+    subgroups: dict[str, BayesFit] = field(default_factory=dict)  # covariate -> covariate model
     refused: dict[str, str] = field(default_factory=dict)  # covariate -> reason
     statements: list[dict] = field(default_factory=list)
     sensitivity: OutcomeSensitivity | None = None
@@ -44,9 +46,12 @@ class AnalysisRun:
     findings: list[Finding]
     validation: object
     timings: dict[str, float]
+    settings: Settings | None = None
+    engines: list[str] = field(default_factory=list)  # the Bayesian engines the run used
+    counts: dict[str, int] = field(default_factory=dict)  # MCMC fits, refits, compilations, fits reused
 
 
-def _statements(spec: Spec, outcome: str, overall: BayesPooled, subgroups: dict[str, BayesPooled]) -> list[dict]:
+def _statements(spec: Spec, outcome: str, overall: BayesFit, subgroups: dict[str, BayesFit]) -> list[dict]:
     out = []
     for st in spec.statements:
         if st["outcome"] != outcome:
@@ -56,36 +61,43 @@ def _statements(spec: Spec, outcome: str, overall: BayesPooled, subgroups: dict[
             out.append({"statement": st["text"], "by": st.get("by"), "probability": None, "mcse": None,
                         "note": f"no {st['by']} model for {outcome}"})
             continue
-        answer = probability(fit, st["text"])
+        answer = fit.prob(st["text"])
         out.append({**answer, "by": st.get("by"), "note": "" if fit.converged else "UNRELIABLE: not converged"})
     return out
 
 
-def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None) -> AnalysisRun:
-    """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step."""
+def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, reuse: bool = True) -> AnalysisRun:
+    """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step.
+    What the spec names is checked against the data first; each model is fitted once (``FitMemo``;
+    ``reuse=False`` refits as the pipeline did before it, for the benchmark)."""
+    check_against_data(spec, data)
     step = progress or (lambda label: None)
+    memo = FitMemo(settings, reuse)
+    before = {**sampling.STATS, "compiled": compiled.STATS["compiled"]}
     timings, outcomes = {}, []
     for outcome in spec.outcomes:
         start = time.perf_counter()
         rows = data.select(outcome, spec.values)
         kind = rows["kind"].iloc[0]
         step(f"{outcome}: frequentist and Bayesian pooling")
-        freq = pool(rows, spec.measure_binary if kind == "binary" else spec.measure_median, spec.tau2, spec.hksj)
-        priors = spec.priors.get(kind)
-        bayes = bayes_pool(rows, priors=priors, settings=settings)
-        run = OutcomeRun(outcome, kind, rows, freq, bayes)
+        freq = FreqFit(pool(rows, spec.measure_binary if kind == "binary" else spec.measure_median, spec.tau2,
+                            spec.hksj), rows, values=spec.values, data_sha256=data.sha256)
+        priors = spec.priors[kind]
+        run = OutcomeRun(outcome, kind, rows, freq, memo.fit(rows, priors))
         for covariate in spec.covariates:
             step(f"{outcome}: subgroups by {covariate}")
             try:
-                run.subgroups[covariate] = bayes_pool(rows, priors=priors, by=covariate, settings=settings)
+                run.subgroups[covariate] = memo.fit(rows, priors, by=covariate)
             except AnalysisError as err:
                 run.refused[covariate] = str(err)
-        run.statements = _statements(spec, outcome, bayes, run.subgroups)
+        run.statements = _statements(spec, outcome, run.bayes, run.subgroups)
         step(f"{outcome}: sensitivity")
-        run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings,
-                                              fits={"overall": bayes, "by": run.subgroups})
+        run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings, memo=memo)
         outcomes.append(run)
         timings[outcome] = time.perf_counter() - start
     findings = audit(data)
     validation = reproduce(data) if data.embedded else None
-    return AnalysisRun(spec, data, settings.seed, outcomes, findings, validation, timings)
+    counts = {"mcmc_fits": sampling.STATS["fits"] - before["fits"], "mcmc_refits": sampling.STATS["refits"] - before["refits"],
+              "compilations": compiled.STATS["compiled"] - before["compiled"], "fits_reused": memo.hits}
+    return AnalysisRun(spec, data, settings.seed, outcomes, findings, validation, timings, settings,
+                       ["mcmc", "quadrature"], counts)

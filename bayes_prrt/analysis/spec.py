@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ..data.dataset import VALUE_POLICIES
-from ..errors import BayesPrrtError
-from ..priors import PriorError, parse_prior
+from ..bayes.statements import check_levels
+from ..bayes.statements import parse as parse_statement
+from ..errors import AnalysisError, BayesPrrtError
+from ..names import BINARY_MEASURES, MEDIAN_MEASURES, TAU2_METHODS
+from ..priors import KINDS, Prior, PriorError, parse_prior, resolve_priors
 from ..resources import default_spec_path
 
-MEASURES_BINARY = ("PFT", "PLO", "PR", "GLMM")
-MEASURES_MEDIAN = ("LOGMEDIAN", "MEDIAN")
-TAU2_METHODS = ("DL", "REML", "PM", "ML")
+MEASURES_BINARY, MEASURES_MEDIAN = BINARY_MEASURES, MEDIAN_MEASURES
 SECTIONS = {
     "analysis": {"name", "outcomes", "values", "covariates"},
     "frequentist": {"measure_binary", "measure_median", "tau2", "hksj"},
@@ -26,19 +28,6 @@ SECTIONS = {
     "statements": {"outcome", "by", "text"},
     "sensitivity": {"thresholds", "scenarios", "tau_binary", "tau_median", "mu_binary", "mu_median"},
 }
-# The default sensitivity grid (issue: at least eight tau priors, a vague and a weakly informative mu prior).
-DEFAULT_SENSITIVITY = {
-    "thresholds": [0.05, 0.95],
-    "scenarios": ["published", "corrected", "strict", "living", "recist"],
-    "tau_binary": ["halfnormal:0.25", "halfnormal:0.5", "halfnormal:1", "halfnormal:2", "halfcauchy:0.5",
-                   "halfcauchy:1", "exponential:1", "lognormal:-2.56,1.74"],
-    "tau_median": ["halfnormal:0.25", "halfnormal:0.5", "halfnormal:1", "halfnormal:2", "halfcauchy:0.5",
-                   "halfcauchy:1", "exponential:1", "lognormal:-2.56,1.74"],
-    "mu_binary": ["normal:0,2", "normal:0,10"],
-    "mu_median": ["normal:3,1.5", "normal:3,10"],
-}
-
-
 class SpecError(BayesPrrtError):
     def __init__(self, file: str, key: str, problem: str) -> None:
         super().__init__(f"{file}, key '{key}': {problem}")
@@ -55,9 +44,9 @@ class Spec:
     measure_median: str = "LOGMEDIAN"
     tau2: str = "DL"
     hksj: bool = False
-    priors: dict[str, dict[str, str]] = field(default_factory=dict)  # kind -> parameter -> prior
-    statements: list[dict] = field(default_factory=list)
-    sensitivity: dict = field(default_factory=lambda: dict(DEFAULT_SENSITIVITY))
+    priors: dict[str, dict[str, Prior]] = field(default_factory=dict)  # kind -> parameter -> prior, resolved
+    statements: list[dict] = field(default_factory=list)  # outcome, text, by; each parsed and checked
+    sensitivity: dict = field(default_factory=dict)  # thresholds, scenarios and the grids as Prior lists
 
 
 def _choice(file, key, value, allowed):
@@ -97,7 +86,8 @@ def _read_toml(path: Path, file: str) -> dict:
         raise SpecError(file, "-", f"not valid TOML ({err})") from None
 
 
-def _statements(file, value) -> list[dict]:
+def _statements(file, value, outcomes) -> list[dict]:
+    """Each [[statements]] entry: its keys, an outcome of the spec, and text the grammar reads."""
     if not isinstance(value, list):
         raise SpecError(file, "statements", "write each statement as a [[statements]] table with outcome and text")
     for i, st in enumerate(value):
@@ -109,7 +99,36 @@ def _statements(file, value) -> list[dict]:
         for key in ("outcome", "text", "by"):
             if key in st:
                 _text(file, f"statements[{i}].{key}", st[key])
+        if isinstance(outcomes, list) and st["outcome"] not in outcomes:
+            raise SpecError(file, f"statements[{i}].outcome", f"'{st['outcome']}' is not one of analysis.outcomes "
+                                                              f"({', '.join(map(str, outcomes))})")
+        try:
+            parse_statement(st["text"], st["outcome"])
+        except AnalysisError as err:
+            raise SpecError(file, f"statements[{i}].text", str(err)) from None
     return value
+
+
+def check_against_data(spec: Spec, data) -> None:
+    """What the spec names must be in the data, checked before any fit: each outcome under the spec's
+    value policy, each covariate, and each statement's covariate and levels."""
+    rows = {}
+    for outcome in spec.outcomes:
+        rows[outcome] = data.select(outcome, spec.values)
+        for cov in spec.covariates:
+            if cov not in rows[outcome].columns:
+                raise SpecError(spec.path, "analysis.covariates", f"'{cov}' is not a column of {data.source}; "
+                                                                  f"covariates there: {', '.join(data.covariates)}")
+    for i, st in enumerate(spec.statements):
+        by = st.get("by")
+        if by is not None and by not in rows[st["outcome"]].columns:
+            raise SpecError(spec.path, f"statements[{i}].by", f"'{by}' is not a column of {data.source}; "
+                                                               f"covariates there: {', '.join(data.covariates)}")
+        levels = rows[st["outcome"]][by].dropna().unique() if by else []
+        try:
+            check_levels(parse_statement(st["text"], st["outcome"]), by, levels)
+        except AnalysisError as err:
+            raise SpecError(spec.path, f"statements[{i}].text", str(err)) from None
 
 
 def read_spec(path: str | Path | None = None) -> Spec:
@@ -125,20 +144,12 @@ def read_spec(path: str | Path | None = None) -> Spec:
     _unknown_keys(file, "analysis", analysis)
     _unknown_keys(file, "frequentist", freq)
     _unknown_keys(file, "priors", priors)
-    for kind, table in priors.items():
-        if not isinstance(table, dict):
-            raise SpecError(file, f"priors.{kind}", "must be a table, e.g. [priors.binary] with mu, tau, beta")
-        for key, text in table.items():
-            try:
-                parse_prior(_text(file, f"priors.{kind}.{key}", text), key)
-            except PriorError as err:
-                raise SpecError(file, f"priors.{kind}.{key}", str(err)) from None
+    parsed_priors = {kind: resolve_priors(kind, _prior_table(file, kind, priors.get(kind, {}))) for kind in KINDS}
     outcomes = analysis.get("outcomes")
     if not outcomes or not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
         raise SpecError(file, "analysis.outcomes", "give a non-empty list of outcome names")
-    statements = _statements(file, raw.get("statements", []))
-    sensitivity = {**DEFAULT_SENSITIVITY, **raw.get("sensitivity", {})}
-    _check_sensitivity(file, sensitivity)
+    statements = _statements(file, raw.get("statements", []), outcomes)
+    sensitivity = _sensitivity(file, raw.get("sensitivity", {}))
     hksj = freq.get("hksj", False)
     if not isinstance(hksj, bool):
         raise SpecError(file, "frequentist.hksj", "must be true or false")
@@ -153,16 +164,38 @@ def read_spec(path: str | Path | None = None) -> Spec:
                                MEASURES_MEDIAN),
         tau2=_choice(file, "frequentist.tau2", freq.get("tau2", "DL"), TAU2_METHODS),
         hksj=hksj,
-        priors={kind: dict(table) for kind, table in priors.items()},
+        priors=parsed_priors,
         statements=statements,
         sensitivity=sensitivity,
     )
 
 
-def _check_sensitivity(file: str, table: dict) -> None:
+def _prior_table(file: str, kind: str, table) -> dict[str, Prior]:
+    if not isinstance(table, dict):
+        raise SpecError(file, f"priors.{kind}", "must be a table, e.g. [priors.binary] with mu, tau, beta")
+    out = {}
+    for key, text in table.items():
+        try:
+            out[key] = parse_prior(_text(file, f"priors.{kind}.{key}", text), key)
+        except PriorError as err:
+            raise SpecError(file, f"priors.{kind}.{key}", str(err)) from None
+    return out
+
+
+@lru_cache(maxsize=1)
+def _default_sensitivity() -> dict:
+    """The packaged spec's ``[sensitivity]`` table: the defaults of every spec."""
+    return _read_toml(default_spec_path(), str(default_spec_path()))["sensitivity"]
+
+
+def _sensitivity(file: str, given) -> dict:
+    """The spec's [sensitivity] over the defaults, checked, with the prior grids as ``Prior`` lists."""
+    if not isinstance(given, dict):
+        raise SpecError(file, "sensitivity", "must be a table: a [sensitivity] header followed by key = value lines")
     from ..sensitivity.scenarios import SCENARIOS
 
-    _unknown_keys(file, "sensitivity", table)
+    _unknown_keys(file, "sensitivity", given)
+    table = {**_default_sensitivity(), **given}
     thresholds = table["thresholds"]
     numbers = (isinstance(thresholds, list) and len(thresholds) == 2
                and all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in thresholds))
@@ -171,8 +204,11 @@ def _check_sensitivity(file: str, table: dict) -> None:
     for name in _strings(file, "sensitivity.scenarios", table["scenarios"], "scenario names"):
         _choice(file, "sensitivity.scenarios", name, tuple(SCENARIOS))
     for key in ("tau_binary", "tau_median", "mu_binary", "mu_median"):
+        grid = []
         for text in _strings(file, f"sensitivity.{key}", table[key], "priors"):
             try:
-                parse_prior(text, key.split("_")[0])
+                grid.append(parse_prior(text, key.split("_")[0]))
             except PriorError as err:
                 raise SpecError(file, f"sensitivity.{key}", str(err)) from None
+        table[key] = grid
+    return table

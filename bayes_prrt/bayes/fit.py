@@ -20,6 +20,7 @@ from .. import seeds
 from ..design import design_matrix
 from ..effects import study_effects
 from ..errors import AnalysisError
+from ..names import ENGINES
 from ..priors import resolve_priors
 from . import quadrature
 from .models import ModelData
@@ -27,7 +28,6 @@ from .result import BayesFit
 from .sampling import DEFAULT_SETTINGS, Settings, prior_draws, sample
 from .summaries import conditional_study_effects, predictive, to_scale
 
-ENGINES = ("mcmc", "quadrature")
 
 
 def model_data(rows: pd.DataFrame, priors) -> tuple[ModelData, pd.DataFrame, list[str]]:

@@ -28,7 +28,7 @@ import pytensor.tensor as pt
 from scipy import stats
 from scipy.special import gammaln, log_expit
 
-from ..priors import Prior, PriorError
+from ..priors import Prior
 
 PARAMETERS = ("mu", "tau", "beta")
 
@@ -98,7 +98,7 @@ def joint_response_model(responders, stable, n, priors: dict[str, Prior], studie
     coords = {"study": list(studies), "response": ["responders", "stable"]}
     with pm.Model(coords=coords) as model:
         mu = priors["mu"].to_pymc("mu", dims="response")
-        chol, corr, tau = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=_sd_dist(priors["tau"]),
+        chol, corr, tau = pm.LKJCholeskyCov("chol", n=2, eta=2.0, sd_dist=priors["tau"].to_pymc_dist(shape=2),
                                             compute_corr=True)
         pm.Deterministic("tau", tau, dims="response")
         pm.Deterministic("rho", corr[0, 1])
@@ -107,20 +107,6 @@ def joint_response_model(responders, stable, n, priors: dict[str, Prior], studie
         pm.Binomial("y_responders", n=n, logit_p=theta[:, 0], observed=r, dims="study")
         pm.Binomial("y_stable", n=n - r, logit_p=theta[:, 1], observed=s, dims="study")
     return model
-
-
-def _sd_dist(prior: Prior):
-    """The tau prior as an unnamed distribution for LKJCholeskyCov (half-normal, half-Cauchy, half-t, exponential)."""
-    if prior.family == "halfnormal":
-        return pm.HalfNormal.dist(sigma=prior.params[0], shape=2)
-    if prior.family == "halfcauchy":
-        return pm.HalfCauchy.dist(beta=prior.params[0], shape=2)
-    if prior.family == "exponential":
-        return pm.Exponential.dist(lam=prior.params[0], shape=2)
-    if prior.family == "halfstudentt":
-        return pm.HalfStudentT.dist(nu=prior.params[0], sigma=prior.params[1], shape=2)
-    raise PriorError(f"the joint model takes a half-normal, half-Cauchy, half-t or exponential tau prior, "
-                     f"not {prior}")
 
 
 def log_likelihood(data: ModelData, eta, tau) -> np.ndarray:

@@ -14,7 +14,6 @@ Like metafor's ``rma`` objects: ``print(fit)``, ``fit.summary()``, ``fit.prob(..
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ import pandas as pd
 
 from ..effects import proportion_effects, study_effects
 from ..errors import AnalysisError
+from ..formatting import fit_html
 from ..priors import Prior
 from .sampling import Diagnostics, Settings
 from .summaries import population_average, summary, to_scale
@@ -255,8 +255,7 @@ class BayesFit:
         return f"<BayesFit {self.outcome}: k={self.k}, engine={self._overall_or_self().engine}{model}>"
 
     def _repr_html_(self) -> str:
-        head = html.escape(str(self).split("\n\n", 1)[0]).replace("\n", "<br>")
-        return f"<p><code>{head}</code></p>" + self.summary().to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
+        return fit_html(str(self), self.summary())
 
     def plot_forest(self, ax=None):
         """Forest plot drawn from this fit alone: each study observed and shrunken, the pooled value."""

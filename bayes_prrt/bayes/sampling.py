@@ -23,11 +23,11 @@ import xarray as xr
 
 from .. import seeds
 from ..errors import AnalysisError
+from ..names import DEFAULT_SEED, SAMPLERS
 from . import compiled
 from .models import ModelData, hierarchical_model, log_likelihood
 
 RHAT_MAX, ESS_MIN = 1.01, 400
-SAMPLERS = ("nutpie", "pymc")
 _STATS = ("diverging", "n_steps", "step_size")
 STATS = {"fits": 0, "refits": 0}  # MCMC runs in this process (run.json records them)
 
@@ -38,7 +38,7 @@ class Settings:
     tune: int = 1000
     chains: int = 4
     target_accept: float = 0.95
-    seed: int = 20261123
+    seed: int = DEFAULT_SEED
     sampler: str = "nutpie"
 
     def __post_init__(self):

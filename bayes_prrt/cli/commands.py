@@ -1,40 +1,22 @@
-"""The ``bayes-prrt`` commands: each parses its options, calls the library and prints."""
+"""The ``bayes-prrt`` commands: each parses its options, calls the library and prints.
+
+The engines (pandas, SciPy, PyMC, ArviZ, matplotlib) are imported inside the commands that use
+them, so that ``--help`` and the frequentist commands start quickly.
+"""
 
 from __future__ import annotations
 
 import sys
-
-import json
 import time
 from pathlib import Path
 
 import click
-import pandas as pd
 
 from .. import __version__
-from ..data.audit import audit
-from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
-from ..report.console import console, fmt, print_frame
-from ..data.dataset import VALUE_POLICIES, Dataset, load_csv, load_dataset
 from ..errors import BayesPrrtError
-from ..effects import BINARY_MEASURES, MEDIAN_MEASURES, study_effects
-from ..freq.pool import single_study, subgroups
-from ..freq.pool import pool as freq_pool
-from ..analysis.validate import reproduce
-from ..bayes.fit import ENGINES, bayes_pool
-from ..bayes.joint import joint_response
-from ..bayes.sampling import SAMPLERS, Settings
-from ..bayes.statements import probabilities
-from ..files import write_atomic
-from ..plots.sensitivity import plot_sensitivity
-from ..report.text import (print_bayes, print_joint, print_pooled, print_probabilities, print_sensitivity,
-                     print_subgroups)
-from ..sensitivity.analysis import spec_sensitivity
-from ..analysis.pipeline import run_analysis
-from .progress import progress_display
-from ..analysis.spec import read_spec
-from ..report.writer import check_destination, write_run
-from ..data.summary import dataset_summary
+from ..names import BINARY_MEASURES, DEFAULT_SEED, ENGINES, MEDIAN_MEASURES, SAMPLERS
+from ..seeds import SEED_MAX
+from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
 
 
 class UserError(click.ClickException):
@@ -75,33 +57,26 @@ class Cli(click.Group):
 data_option = click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
                            help="Long-format CSV to use instead of the embedded dataset.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+values_option = click.option("--values", default="published", show_default=True,
+                             help="Which figures to use when a study has several: published, table2, primary, "
+                                  "corrected or living (see docs/data.md).")
+seed_option = click.option("--seed", type=click.IntRange(0, SEED_MAX), default=DEFAULT_SEED, show_default=True,
+                           help="Seed of every random stream (a whole number from 0 to 2^32 - 1).")
+sampler_option = click.option(
+    "--sampler", type=click.Choice(SAMPLERS), default=SAMPLERS[0], show_default=True,
+    help="NUTS implementation: nutpie (compiled once per model structure, reused) or pymc (pm.sample per fit).")
 
 
-def open_data(path: str | None) -> Dataset:
+def open_data(path: str | None):
+    from ..data.dataset import load_csv, load_dataset
+
     return load_dataset() if path is None else load_csv(path)
 
 
 def dump_json(obj) -> None:
-    click.echo(json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False))
+    from ..jsonio import dumps
 
-
-def _finite(obj):
-    """NaN (a value that does not exist) becomes null; containers are walked."""
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return obj
-
-
-def _json_default(value):
-    if pd.isna(value):
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {value!r}")
+    click.echo(dumps(obj))
 
 
 @click.group(cls=Cli)
@@ -110,31 +85,21 @@ def main() -> None:
     """Bayesian evidence synthesis of 177Lu-PRRT in neuroendocrine tumours."""
 
 
-def _print_summary(data: Dataset) -> None:
-    console.print(f"[bold]Dataset[/bold]: {data.source}  (sha256 {data.sha256[:16]}, "
-                  f"{len(data.studies) if data.embedded else data.outcomes['study'].nunique()} studies, {len(data.outcomes)} outcome rows)")
-    print_frame(dataset_summary(data), title="Outcomes by value source")
-
-
-def _print_audit(findings) -> None:
-    if not findings:
-        console.print("Audit: no findings.")
-        return
-    frame = pd.DataFrame([f.to_dict() for f in findings])
-    print_frame(frame, title=f"Audit: {len(findings)} findings")
-
-
 @main.command()
 @data_option
 @json_option
 def summary(data_path, as_json):
     """Describe the dataset: studies, patients and values per outcome."""
+    from ..data.summary import dataset_summary
+
     data = open_data(data_path)
+    frame = dataset_summary(data)
     if as_json:
-        dump_json({"source": data.source, "sha256": data.sha256,
-                   "outcomes": dataset_summary(data).to_dict(orient="records")})
+        dump_json({"source": data.source, "sha256": data.sha256, "outcomes": frame.to_dict(orient="records")})
     else:
-        _print_summary(data)
+        from ..report.text import print_dataset_summary
+
+        print_dataset_summary(data, frame)
 
 
 @main.command(name="audit")
@@ -142,31 +107,16 @@ def summary(data_path, as_json):
 @json_option
 def audit_command(data_path, as_json):
     """Data-quality audit: GRIM, totals, ranges, source disagreements, inclusion criteria."""
+    from ..data.audit import audit, audit_record
+
     data = open_data(data_path)
     findings = audit(data)
     if as_json:
-        counts = pd.Series([f.check for f in findings], dtype=str).value_counts().to_dict()
-        dump_json({"source": data.source, "sha256": data.sha256, "counts": counts,
-                   "findings": [f.to_dict() for f in findings]})
+        dump_json(audit_record(data, findings))
     else:
-        _print_audit(findings)
+        from ..report.text import print_audit
 
-
-def _print_single(res, values: str) -> None:
-    console.print(f"Single study (k = 1)   outcome {res.outcome}, measure {res.measure}, values: {values}")
-    console.print()
-    console.print(f"{res.outcome}: {fmt(res.estimate)}  95% CI [{fmt(res.ci_low)}, {fmt(res.ci_high)}]")
-    for note in res.notes:
-        console.print(f"note: {note}")
-
-
-def _weights_table(res) -> pd.DataFrame:
-    return pd.DataFrame({"study": list(res.weights), "weight_%": list(res.weights.values())})
-
-
-sampler_option = click.option(
-    "--sampler", type=click.Choice(SAMPLERS), default=Settings.sampler, show_default=True,
-    help="NUTS implementation: nutpie (compiled once per model structure, reused) or pymc (pm.sample per fit).")
+        print_audit(findings)
 
 
 def bayes_options(func):
@@ -183,28 +133,32 @@ def bayes_options(func):
         click.option("--reference", default=None, help="Reference level of --by (default: first in sorted order)."),
         click.option("--draws", type=click.IntRange(100), default=1000, show_default=True, help="Draws per chain."),
         click.option("--chains", type=click.IntRange(2), default=4, show_default=True),
-        click.option("--seed", type=int, default=Settings.seed, show_default=True),
+        seed_option,
         click.option("--allow-unconverged", is_flag=True, help="Exit 0 even if a fit fails the convergence checks."),
-        click.option("--idata", "idata_path", type=click.Path(dir_okay=False), default=None,
-                     help="Write the InferenceData of the overall fit to this netCDF file."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _bayes_fit(rows, by, opts):
-    settings = Settings(draws=opts["draws"], tune=opts["draws"], chains=opts["chains"], seed=opts["seed"],
-                        sampler=opts["sampler"])
-    priors = {"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]}
-    return bayes_pool(rows, priors=priors, by=by, engine=opts["engine"], settings=settings,
-                      covariates=list(opts["covariates"]) or None, reference=opts["reference"])
+def _bayes(data, outcome, values, by, opts):
+    from ..api import pool as api_pool
+
+    return api_pool(data, outcome, "bayes", values=values, by=by, covariates=list(opts["covariates"]),
+                    reference=opts["reference"], engine=opts["engine"], sampler=opts["sampler"], draws=opts["draws"],
+                    chains=opts["chains"], seed=opts["seed"],
+                    priors={"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]})
 
 
-def _finish_bayes(res, allow_unconverged, idata_path):
-    if idata_path and res.idata is not None:
-        write_atomic(Path(idata_path), res.idata.to_netcdf)
-    if not res.converged and not allow_unconverged:
+def _save(fit, idata_path) -> None:
+    if idata_path:
+        from ..files import write_atomic
+
+        write_atomic(Path(idata_path), fit.to_netcdf)
+
+
+def _gate(fit, allow_unconverged: bool) -> None:
+    if not fit.converged and not allow_unconverged:
         raise UserError("the fit did not pass the convergence checks (R-hat <= 1.01, ESS >= 400, no "
                         "divergences) even after a refit; the results above are UNRELIABLE. Rerun with more "
                         "--draws, or pass --allow-unconverged to accept them")
@@ -220,86 +174,106 @@ def _finish_bayes(res, allow_unconverged, idata_path):
               default="DL", show_default=True, help="tau2 estimator (freq); FE for the common-effect model.")
 @click.option("--hksj", is_flag=True, help="Knapp-Hartung (HKSJ) adjustment of the CI (freq).")
 @click.option("--by", default=None, help="Covariate column: subgroups by its levels and their comparison.")
-@click.option("--values", default="published", show_default=True,
-              type=click.Choice(list(VALUE_POLICIES)), help="Which figures to use when a study has several.")
+@values_option
 @bayes_options
+@click.option("--idata", "idata_path", type=click.Path(dir_okay=False), default=None,
+              help="Save the Bayesian fit to this netCDF file (bayes_prrt.load_fit and prob --idata read it back).")
 @json_option
 def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json, allow_unconverged, idata_path,
          **opts):
     """Pool one outcome: frequentist random effects (--method freq) or the hierarchical model (bayes)."""
     data = open_data(data_path)
-    rows = data.select(outcome, values)
     if method == "bayes":
-        res = _bayes_fit(rows, by, opts)
+        fit = _bayes(data, outcome, values, by, opts)
         if as_json:
-            dump_json({"values": values, "data_sha256": data.sha256, "seed": opts["seed"], **res.to_dict()})
+            dump_json(fit.to_dict())
         else:
-            print_bayes(res, values)
-        _finish_bayes(res, allow_unconverged, idata_path)
+            from ..report.text import print_bayes
+
+            print_bayes(fit, values)
+        _save(fit, idata_path)
+        _gate(fit, allow_unconverged)
         return
-    measure = (measure or ("PFT" if rows["kind"].iloc[0] == "binary" else "LOGMEDIAN")).upper()
-    tau2_method = tau2_method.upper()
-    if not by and len(study_effects(rows, measure)[1]) == 1:  # nothing to pool: the study's own summary
-        res = single_study(rows, measure)
-        if as_json:
-            dump_json({"method": method, "values": values, "data_sha256": data.sha256, **res.to_dict()})
-        else:
-            _print_single(res, values)
-        return
-    res = freq_pool(rows, measure, tau2_method, hksj)
-    sub = subgroups(rows, by, measure, tau2_method, hksj) if by else None
+    from ..api import pool as api_pool
+
+    fit = api_pool(data, outcome, "freq", values=values, by=by, covariates=list(opts["covariates"]),
+                   reference=opts["reference"], measure=measure, tau2=tau2_method, hksj=hksj)
     if as_json:
-        out = {"method": method, "values": values, "data_sha256": data.sha256, **res.to_dict()}
-        if sub is not None:
-            out.update(sub.to_dict())
-        dump_json(out)
-        return
-    print_pooled(res, values)
-    print_frame(_weights_table(res), title="Study weights")
-    if sub is not None:
-        print_subgroups(sub)
+        dump_json(fit.to_dict())
+    else:
+        from ..report.text import print_freq
+
+        print_freq(fit)
 
 
 @main.command()
 @data_option
 @click.option("--outcome", required=True, help="Outcome the statements are about.")
 @click.option("--by", default=None, help="Covariate whose levels the statements compare.")
-@click.option("--values", default="published", show_default=True, type=click.Choice(list(VALUE_POLICIES)))
+@values_option
 @bayes_options
+@click.option("--idata", "idata_path", type=click.Path(dir_okay=False), default=None,
+              help="A fit saved with pool --idata: answer from it without sampling. A file that does not exist yet "
+                   "is written with the new fit.")
 @json_option
 @click.argument("statements", nargs=-1, required=True)
 def prob(data_path, outcome, by, values, allow_unconverged, idata_path, as_json, statements, **opts):
     """Posterior probabilities, e.g.  prob --outcome ORR --by grade "G1-2 > G2-3" "> 0.30"."""
-    data = open_data(data_path)
-    res = _bayes_fit(data.select(outcome, values), by, opts)
-    answers = probabilities(res, statements)
-    if as_json:
-        dump_json({"outcome": outcome, "engine": opts["engine"], "priors": res.priors, "converged": res.converged,
-                   "diagnostics": res.to_dict()["diagnostics"], "statements": answers})
+    from ..bayes.statements import check_levels, parse
+
+    parsed = [parse(text, outcome) for text in statements]
+    saved = bool(idata_path) and Path(idata_path).exists()
+    if saved:
+        from ..api import load_fit
+
+        fit = load_fit(idata_path)
+        if fit.outcome != outcome or fit.by != by:
+            raise UserError(f"{idata_path} holds a fit of {fit.outcome}" + (f" by {fit.by}" if fit.by else "")
+                            + f", not of {outcome}" + (f" by {by}" if by else ""))
     else:
-        print_probabilities(res, answers)
-    _finish_bayes(res, allow_unconverged, idata_path)
+        data = open_data(data_path)
+        rows = data.select(outcome, values)
+        if by is not None and by not in rows.columns:
+            raise UserError(f"--by {by}: no such column; covariates: {', '.join(data.covariates)}")
+        for st in parsed:  # before any sampling
+            check_levels(st, by, rows[by].dropna().astype(str).unique() if by else [])
+        fit = _bayes(data, outcome, values, by, opts)
+        _save(fit, idata_path)
+    answers = [fit.prob(st) for st in parsed]
+    if as_json:
+        dump_json({"outcome": outcome, "engine": fit.engine, "priors": {k: str(v) for k, v in fit.priors.items()},
+                   "converged": fit.converged, "diagnostics": fit.to_dict()["diagnostics"], "statements": answers,
+                   "answered_from": f"saved fit {idata_path}" if saved else "new fit"})
+    else:
+        from ..report.text import print_probabilities
+
+        print_probabilities(fit, answers)
+    _gate(fit, allow_unconverged)
 
 
 @main.command()
 @data_option
-@click.option("--values", default="published", show_default=True, type=click.Choice(list(VALUE_POLICIES)))
+@values_option
 @click.option("--prior-mu", default=None, help="Prior for muR and muS (logit scale).")
 @click.option("--prior-tau", default=None, help="Prior for the two study-effect SDs.")
 @click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
-@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@seed_option
 @click.option("--allow-unconverged", is_flag=True)
 @json_option
 def joint(data_path, values, prior_mu, prior_tau, draws, seed, allow_unconverged, as_json):
     """Joint ORR/DCR model (responders and stable disease), compared with the separate models."""
+    from ..bayes.joint import joint_response
+    from ..bayes.sampling import Settings
+
     data = open_data(data_path)
-    res = joint_response(data, values, {"mu": prior_mu, "tau": prior_tau},
-                         Settings(draws=draws, tune=draws, seed=seed))
+    res = joint_response(data, values, {"mu": prior_mu, "tau": prior_tau}, Settings(draws=draws, tune=draws, seed=seed))
     if as_json:
         dump_json({"values": values, "data_sha256": data.sha256, "seed": seed, **res.to_dict()})
     else:
+        from ..report.text import print_joint
+
         print_joint(res)
-    _finish_bayes(res, allow_unconverged, None)
+    _gate(res, allow_unconverged)
 
 
 @main.command()
@@ -310,35 +284,45 @@ def joint(data_path, values, prior_mu, prior_tau, draws, seed, allow_unconverged
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default="sensitivity.png", show_default=True,
               help="Where to write the figure.")
 @click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
-@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@seed_option
 @json_option
 def sensitivity(outcome, spec_path, data_path, plot_path, draws, seed, as_json):
     """Prior grid, data scenarios, leave-one-out and power-scaling, with a verdict per statement."""
+    from ..analysis.spec import read_spec
+    from ..bayes.sampling import Settings
+    from ..files import write_atomic
+    from ..plots.sensitivity import plot_sensitivity
+    from ..sensitivity.analysis import spec_sensitivities
+
     spec = read_spec(spec_path)
     data = open_data(data_path)
-    settings = Settings(draws=draws, tune=draws, seed=seed)
-    results, kinds = [], {}
-    for name in [outcome] if outcome else spec.outcomes:
-        res, kinds[name] = spec_sensitivity(data, spec, name, settings)
-        results.append(res)
+    results, kinds = spec_sensitivities(data, spec, [outcome] if outcome else spec.outcomes,
+                                        Settings(draws=draws, tune=draws, seed=seed))
     write_atomic(Path(plot_path), lambda tmp: plot_sensitivity(results, kinds, tmp))
     if as_json:
         body = results[0].to_dict() if outcome else {"outcomes": {r.outcome: r.to_dict() for r in results}}
         dump_json({**body, "plot": plot_path, "data_sha256": data.sha256, "seed": seed})
         return
+    from ..report.text import print_sensitivity
+
     for res in results:
         print_sensitivity(res)
-    console.print(f"Figure: {plot_path}")
+    click.echo(f"Figure: {plot_path}")
 
 
 @main.command()
 @json_option
 def validate(as_json):
     """Reproduce every pooled result of Wang et al. 2026 with the paper's method."""
+    from ..analysis.validate import reproduce
+    from ..data.dataset import load_dataset
+
     table = reproduce(load_dataset())
     if as_json:
         dump_json(table.to_dict(orient="records"))
         return
+    from ..report.console import print_frame
+
     print_frame(table.drop(columns=["method"]), title="Published (Wang 2026) vs reproduced", digits=4)
     failed = table[table["within_margin"] == False]  # noqa: E712
     if not failed.empty:
@@ -350,26 +334,44 @@ def validate(as_json):
               help="Analysis spec (TOML); default models/prrt_default.toml.")
 @data_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results", show_default=True)
-@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@seed_option
 @sampler_option
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     """The main job: every analysis of the spec, written as a report with figures and tables."""
+    from ..analysis.pipeline import run_analysis
+    from ..analysis.spec import check_against_data, read_spec
+    from ..bayes.sampling import Settings
+    from ..report.writer import write_run
+    from .progress import progress_display
+
     spec = read_spec(spec_path)
     data = open_data(data_path)
-    for outcome in spec.outcomes:
-        data.select(outcome, spec.values)  # fails early, naming the outcome, if it cannot be pooled
+    check_against_data(spec, data)  # fails early, naming the spec key, if the data cannot answer it
     out = Path(out_dir)
-    check_destination(out, force)
+    if out.exists() and not force:
+        raise UserError(f"{out} exists; pass --force to replace it, or choose another --out")
     start = time.perf_counter()
-    watch_output(out)
+    watch_output(out)  # an interrupt tells whether these were replaced
     with progress_display(quiet) as step:
         result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step)
         step("writing the report")
-        write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start})
+        write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start},
+                  command=_command_line(spec_path, data_path, out_dir, seed, sampler))
     if not quiet:
-        console.print(f"Report: {out / 'report.html'}")
+        click.echo(f"Report: {out / 'report.html'}")
     if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")
 
+
+def _command_line(spec_path, data_path, out_dir, seed, sampler) -> str:
+    """The command that reproduces this run, as the report shows it."""
+    import shlex
+
+    parts = ["bayes-prrt", "run"]
+    for flag, value in (("--spec", spec_path), ("--data", data_path), ("--out", out_dir), ("--seed", seed),
+                        ("--sampler", sampler)):
+        if value is not None:
+            parts += [flag, str(value)]
+    return shlex.join(parts + ["--force"])

@@ -142,6 +142,12 @@ CHECKS = {
 EMBEDDED_ONLY = ("totals", "range", "disagreement", "inclusion")
 
 
+def audit_record(data: Dataset, findings: list[Finding]) -> dict:
+    """The audit as the CLI's JSON: source, data hash, counts by check and the findings."""
+    counts = pd.Series([f.check for f in findings], dtype=str).value_counts().to_dict()
+    return {"source": data.source, "sha256": data.sha256, "counts": counts, "findings": [f.to_dict() for f in findings]}
+
+
 def audit(data: Dataset) -> list[Finding]:
     """Run every check that applies to ``data`` (all five on the embedded dataset)."""
     names = CHECKS if data.embedded else [c for c in CHECKS if c not in EMBEDDED_ONLY]

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 from scipy.optimize import minimize_scalar
 
+from .. import distributions as dist
 from ..errors import AnalysisError
 from ..likelihood import NODES, loglik
 
@@ -71,7 +71,7 @@ def fit_glmm(events, n, nodes: int = NODES, level: float = 0.95) -> GlmmFit:
         d2 = (loglik(x, n, mu + h, 0.0) - 2 * ll + loglik(x, n, mu - h, 0.0)) / h**2
         var_mu = -1.0 / d2
     se = np.sqrt(var_mu)
-    z = stats.norm.ppf(1 - (1 - level) / 2)
+    z = dist.norm_ppf(1 - (1 - level) / 2)
     half_pi = z * np.sqrt(var_mu + tau**2)
     return GlmmFit(mu=mu, se=float(se), tau2=tau**2, loglik=ll, ci_low=mu - z * se, ci_high=mu + z * se,
                    pi_low=mu - half_pi, pi_high=mu + half_pi, k=len(x), nodes=nodes,

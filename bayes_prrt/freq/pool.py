@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import distributions as dist
 from ..errors import AnalysisError
 from .glmm import fit_glmm
 from ..effects import BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, study_effects
@@ -201,7 +201,7 @@ def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL"
     se = np.array([p.se_t for p in levels.values()])
     between = rma(est, se**2, method="FE")
     df = len(levels) - 1
-    return SubgroupAnalysis(by, levels, between.QE, df, float(stats.chi2.sf(between.QE, df)), notes)
+    return SubgroupAnalysis(by, levels, between.QE, df, float(dist.chi2_sf(between.QE, df)), notes)
 
 
 def leave_one_out(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool = False

@@ -8,13 +8,13 @@ forest plot, ``fit.to_dict()`` the CLI's JSON. Names follow metafor: ``tau2``, `
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..effects import clopper_pearson
+from ..formatting import fit_html
 from .metareg import MetaRegression
 from .pool import Pooled, SubgroupAnalysis, leave_one_out
 
@@ -102,8 +102,7 @@ class FreqFit:
         return f"<FreqFit {r.outcome}: {r.model}, k={r.k}, measure={r.measure}, tau2 method={r.tau2_method}>"
 
     def _repr_html_(self) -> str:
-        head = html.escape(str(self).split("\n\n", 1)[0]).replace("\n", "<br>")
-        return f"<p><code>{head}</code></p>" + self.summary().to_html(float_format=lambda v: f"{v:.4g}", na_rep="-")
+        return fit_html(str(self), self.summary())
 
     def plot_forest(self, ax=None):
         """Forest plot drawn from this fit alone: studies with 95% CIs and weights, the pooled value."""

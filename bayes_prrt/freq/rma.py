@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from .. import distributions as dist
 from .tau2 import estimate_tau2, forms, q_generalised, root_decreasing
 
 FIXED = "FE"
@@ -65,7 +66,7 @@ def q_profile_ci(y, v, X, level: float = 0.95) -> tuple[float, float]:
     """tau2 values where the generalised Q equals the chi2(k-p) quantiles; 0 where Q(0) is below."""
     k, p = X.shape
     df = k - p
-    lo_target, hi_target = stats.chi2.ppf([(1 + level) / 2, (1 - level) / 2], df)
+    lo_target, hi_target = dist.chi2_ppf(np.array([(1 + level) / 2, (1 - level) / 2]), df)
 
     def solve(target):
         return root_decreasing(lambda t: q_generalised(y, v, X, t) - target, float(np.var(y)))
@@ -88,12 +89,12 @@ def rma(y, v, X=None, method: str = "REML", hksj: bool = False, coef_names=None,
     if hksj:
         df = k - p
         vb = vb * fit.yPy / df
-        crit = stats.t.ppf(1 - alpha / 2, df)
+        crit = dist.t_ppf(1 - alpha / 2, df)
     else:
-        crit = stats.norm.ppf(1 - alpha / 2)
+        crit = dist.norm_ppf(1 - alpha / 2)
     se = np.sqrt(np.diag(vb))
     stat = b / se
-    pval = 2 * (stats.t.sf(np.abs(stat), df) if hksj else stats.norm.sf(np.abs(stat)))
+    pval = 2 * (dist.t_sf(np.abs(stat), df) if hksj else dist.norm_sf(np.abs(stat)))
     f0 = forms(y, v, X, 0.0)
     qe = f0.yPy
     if method == FIXED:
@@ -107,9 +108,9 @@ def rma(y, v, X=None, method: str = "REML", hksj: bool = False, coef_names=None,
         QM = float(b[idx] @ np.linalg.solve(vb[idx, idx], b[idx]))
         if hksj:
             QM /= p - 1
-            p_QM = float(stats.f.sf(QM, p - 1, df))
+            p_QM = float(dist.f_sf(QM, p - 1, df))
         else:
-            p_QM = float(stats.chi2.sf(QM, p - 1))
+            p_QM = float(dist.chi2_sf(QM, p - 1))
     tau2_ci = q_profile_ci(y, v, X, level) if method != FIXED and k - p >= 1 else None
     return RmaFit(
         method=method, hksj=hksj, k=k,
@@ -117,7 +118,7 @@ def rma(y, v, X=None, method: str = "REML", hksj: bool = False, coef_names=None,
         b=b, vb=vb, se=se, stat=stat, pval=pval,
         ci_low=b - crit * se, ci_high=b + crit * se, crit=float(crit), df=df,
         tau2=float(tau2), tau2_ci=tau2_ci, QE=qe,
-        p_QE=float(stats.chi2.sf(qe, k - p)) if k > p else 1.0,
+        p_QE=float(dist.chi2_sf(qe, k - p)) if k > p else 1.0,
         I2=float(I2), H2=float(H2), QM=QM, p_QM=p_QM,
         weights=100 * w / w.sum(),
     )

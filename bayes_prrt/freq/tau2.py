@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from ..names import TAU2_METHODS as METHODS
+
 TOL = 1e-12
-METHODS = ("DL", "REML", "PM", "ML")
 _GRID = 60  # log-spaced points scanned for sign changes of the score
 
 

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from ..formatting import fmt
+
 console = Console(highlight=False, soft_wrap=False, width=160)
 
 
-def fmt(value, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
+def print_text(text: str) -> None:
+    """Plain text, printed as it is (no console markup is read in it)."""
+    console.print(text, markup=False)
 
 
 def print_frame(frame: pd.DataFrame, title: str | None = None, digits: int = 4) -> None:

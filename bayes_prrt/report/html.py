@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .methods import methods_html
+
 SECTIONS = [("data", "What was pooled"), ("headline", "Headline results"),
             ("subgroups", "Subgroups and probability statements"), ("sensitivity", "Sensitivity"),
             ("influence", "Influence of single studies"), ("diagnostics", "Diagnostics"),
@@ -17,20 +19,6 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;
 table{border-collapse:collapse;font-size:0.85em;margin:0.6em 0;display:block;overflow-x:auto}th,td{border:1px solid #ccc;padding:3px 6px}
 th{background:#f0f0f0}figure{margin:1em 0}img{max-width:100%}figcaption{font-size:0.85em;color:#555}
 .warn{color:#a00;font-weight:bold}code,pre{background:#f6f6f6}"""
-
-METHODS = """<p>Proportions (DCR, ORR) are pooled with a binomial random-effects model:
-y<sub>i</sub> ~ Binomial(n<sub>i</sub>, p<sub>i</sub>), logit p<sub>i</sub> = &mu; + x<sub>i</sub>&prime;&beta; + &tau;z<sub>i</sub>,
-z<sub>i</sub> ~ N(0, 1). Median survival (PFS, OS) is pooled on the log scale: log m<sub>i</sub> ~
-N(&mu; + x<sub>i</sub>&prime;&beta;, &radic;(s<sub>i</sub><sup>2</sup> + &tau;<sup>2</sup>)), with s<sub>i</sub> from the 95% CI,
-(log U &minus; log L)/(2&times;1.96), or the lower half alone when U is not estimable. The pooled value is that of the
-median study, expit(&mu;) or exp(&mu;); for proportions the population average E[expit(&mu; + &tau;u)] is shown too.
-Priors: half-normal on &tau; (R&ouml;ver et al. 2021), normal on &mu; and &beta;; see the Sensitivity section for
-alternatives. Sampling: PyMC NUTS, 4 chains; a fit counts only with R-hat &le; 1.01, bulk and tail ESS &ge; 400 and
-no divergences. The frequentist values use the Freeman-Tukey double arcsine (proportions) or log medians with
-DerSimonian-Laird random effects, as the published meta-analysis did; the engine agrees with R metafor to 1e-6.
-Subgroups: one categorical covariate with a shared &tau;; contrasts are posterior differences of the level values.
-Sensitivity: a grid of priors computed exactly by quadrature, data scenarios, PSIS leave-one-out and power-scaling.</p>"""
-
 
 def _table(frame: pd.DataFrame) -> str:
     # nullable integer columns print <NA> whatever na_rep says: show them as floats ("31", "-")
@@ -94,9 +82,8 @@ def render_report(run, frames: dict, captions: dict, folder: Path, meta: dict) -
         + "<h3>Data scenarios</h3>" + _table(frames["sensitivity_scenarios"]),
         "influence": _table(frames["influence"]) + _figures(folder, captions, "influence_"),
         "diagnostics": _table(frames["diagnostics"]) + "<h3>Power-scaling sensitivity</h3>" + _table(frames["psens"]),
-        "methods": METHODS,
-        "reproduce": (f"<pre>make run    # or: bayes-prrt run --spec {html.escape(run.spec.path)} --seed {run.seed}"
-                      f"</pre><p>Seed {run.seed}; versions:</p>"
+        "methods": methods_html(run),
+        "reproduce": (f"<pre>{html.escape(meta['command'])}</pre><p>Seed {run.seed}; versions:</p>"
                       + _table(pd.DataFrame([meta["versions"]]))),
     }
     nav = " | ".join(f'<a href="#{sid}">{title}</a>' for sid, title in SECTIONS)

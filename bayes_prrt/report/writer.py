@@ -8,7 +8,6 @@ table is explained by the row's ``note`` (or, in the validation table, ``reason`
 
 from __future__ import annotations
 
-import json
 import math
 import platform
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import BayesPrrtError
+from ..jsonio import dumps
 from ..plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subgroups
 from ..plots.sensitivity import plot_sensitivity
 from .html import render_report
@@ -29,7 +29,7 @@ PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "nutpi
 
 def check_destination(out: Path, force: bool) -> None:
     if out.exists() and not force:
-        raise BayesPrrtError(f"{out} exists; pass --force to replace it, or choose another --out")
+        raise BayesPrrtError(f"{out} exists and force=False; give force=True to replace it, or another folder")
 
 
 def tables(run) -> dict[str, pd.DataFrame]:
@@ -115,7 +115,7 @@ def _sens(run, key, label) -> pd.DataFrame:
 def _diagnostics(o):
     yield "overall", o.bayes.diagnostics
     for c, fit in o.subgroups.items():
-        yield f"by {c}", fit.covariate_diagnostics
+        yield f"by {c}", fit.diagnostics
 
 
 def figures(run, folder: Path) -> dict[str, str]:
@@ -147,7 +147,8 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_run(run, out: Path, force: bool, timings: dict) -> None:
+def write_run(run, out: Path, force: bool, timings: dict, command: str | None = None) -> None:
+    """Write every output of ``run`` into ``out``; ``command`` is the command line that reproduces it."""
     check_destination(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -160,12 +161,13 @@ def write_run(run, out: Path, force: bool, timings: dict) -> None:
             frame.to_csv(tmp / "tables" / f"{name}.csv", index=False, float_format="%.6g")
         captions = figures(run, tmp / "figures")
         for o in run.outcomes:
-            o.bayes.idata.to_netcdf(str(tmp / "posterior" / f"{o.outcome}.nc"))
+            o.bayes.to_netcdf(tmp / "posterior" / f"{o.outcome}.nc")
         meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,
-                "sha256": run.data.sha256}, "spec": run.spec.path, "timings_s": timings,
+                "sha256": run.data.sha256}, "spec": run.spec.path, "command": command or f"bayes-prrt run --spec {run.spec.path} --seed {run.seed}",
+                "timings_s": timings, "counts": run.counts,
                 "diagnostics": frames["diagnostics"].to_dict(orient="records"),
                 "converged": bool(frames["diagnostics"]["converged"].all())}
-        (tmp / "run.json").write_text(json.dumps(_json_safe(meta), indent=2, default=str, allow_nan=False))
+        (tmp / "run.json").write_text(dumps(meta))
         (tmp / "report.html").write_text(render_report(run, frames, captions, tmp / "figures", meta))
         _replace(tmp, out, old)
     finally:
@@ -204,13 +206,3 @@ def _remove(path: Path) -> None:
     if pending is not None:
         raise pending
 
-
-def _json_safe(obj):
-    """NaN and infinities (values that do not exist) become null, so run.json is strict JSON."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

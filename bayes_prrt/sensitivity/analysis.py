@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..bayes.fit import bayes_pool
+from ..bayes.memo import FitMemo
 from ..bayes.sampling import DEFAULT_SETTINGS, Settings
 from ..bayes.statements import probability
 from ..data.dataset import Dataset
@@ -54,7 +54,7 @@ def prior_grid(kind: str, tau_priors: list[str], mu_priors: list[str]) -> list[G
     """Each tau prior with the default mu prior, then each mu prior with the default tau prior."""
     defaults = resolve_priors(kind)
     entries = [GridEntry(f"tau ~ {t}", {"tau": t}) for t in tau_priors]
-    entries += [GridEntry(f"mu ~ {m}", {"mu": m}) for m in mu_priors if m != str(defaults["mu"])]
+    entries += [GridEntry(f"mu ~ {m}", {"mu": m}) for m in mu_priors if str(m) != str(defaults["mu"])]
     return entries
 
 
@@ -81,57 +81,52 @@ def _statement_covariate(statements) -> str | None:
     return bys.pop() if bys else None
 
 
-def _by_fit(rows, by, priors, settings):
-    return bayes_pool(rows, priors=priors, by=by, settings=settings) if by else None
-
-
 def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], grid: list[GridEntry],
                         scenarios: list[str], thresholds, values: str = "published",
-                        settings: Settings = DEFAULT_SETTINGS, base_priors: dict[str, str] | None = None,
-                        fits: dict | None = None) -> OutcomeSensitivity:
+                        settings: Settings = DEFAULT_SETTINGS, base_priors: dict | None = None,
+                        memo: FitMemo | None = None) -> OutcomeSensitivity:
     """``base_priors``: the priors each grid entry departs from (default: the package defaults).
-    ``fits``: MCMC fits already made under ``base_priors`` with the same settings, reused:
-    ``{"overall": BayesPooled, "by": {covariate: BayesPooled}}``."""
+    ``memo``: where the MCMC fits come from (the pipeline's, so that none is made twice)."""
     rows = data.select(outcome, values)
     kind = rows["kind"].iloc[0]
     statements = [st for st in statements if st["outcome"] == outcome]
     timing, notes = {}, []
-    base_priors = {k: v for k, v in (base_priors or {}).items() if v}
-    fits = fits or {}
+    base_priors = resolve_priors(kind, base_priors)
+    memo = memo or FitMemo(settings)
 
     start = time.perf_counter()
-    base = fits.get("overall") or bayes_pool(rows, priors=base_priors, settings=settings)  # LOO and psens
+    base = memo.fit(rows, base_priors)  # MCMC: LOO and psens
     by = _statement_covariate(statements)
-    base_by = fits.get("by", {}).get(by) or _by_fit(rows, by, base_priors, settings)
+    base_by = memo.fit(rows, base_priors, by=by) if by else None
     timing["mcmc_base_s"] = time.perf_counter() - start
 
-    default_priors = resolve_priors(kind, base_priors)
     prior_rows = []
     for entry in grid:
         t0 = time.perf_counter()
         entry_priors = {**base_priors, **entry.priors}
-        res = bayes_pool(rows, priors=entry_priors, engine="quadrature", settings=settings)
+        res = memo.fit(rows, entry_priors, engine="quadrature")
         weights, k = (None, None)
         by_source = base_by
         if base_by is not None:
-            post = base_by.covariate_idata.posterior
-            weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), default_priors,
+            post = base_by.idata.posterior
+            weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), base_priors,
                                        resolve_priors(kind, entry_priors))
             if k > K_MAX:
-                by_source, weights = _by_fit(rows, by, entry_priors, settings), None
+                by_source, weights = memo.fit(rows, entry_priors, by=by), None
                 notes.append(f"{entry.label}: Pareto k {k:.2f} > {K_MAX}, subgroup model refitted by MCMC")
         prior_rows.append(_row(entry.label, res, _answers(statements, res, by_source, weights))
                           | {"pareto_k": k, "seconds": time.perf_counter() - t0})
     timing["first_prior_s"] = prior_rows[0]["seconds"]  # builds the likelihood grid
-    timing["extra_prior_median_s"] = float(np.median([r["seconds"] for r in prior_rows[1:]]))
+    extra = [r["seconds"] for r in prior_rows[1:]]
+    timing["extra_prior_median_s"] = float(np.median(extra)) if extra else None
 
     scenario_rows_out = []
     for name in scenarios:
         srows, snotes = scenario_rows(data, outcome, name)
         notes += snotes
         try:
-            res = bayes_pool(srows, priors=base_priors, engine="quadrature", settings=settings)
-            sby = _by_fit(srows, by, base_priors, settings)
+            res = memo.fit(srows, base_priors, engine="quadrature")
+            sby = memo.fit(srows, base_priors, by=by) if by else None
         except AnalysisError as err:
             notes.append(f"{name}: not poolable ({err})")
             scenario_rows_out.append({"scenario": name, "description": SCENARIOS[name], "k": len(srows),
@@ -162,18 +157,29 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
 
 
 def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
-                     fits: dict | None = None) -> tuple[OutcomeSensitivity, str]:
+                     memo: FitMemo | None = None) -> tuple[OutcomeSensitivity, str]:
     """The sensitivity analysis the spec declares for one outcome (grid entries depart from the spec's
-    priors); ``fits`` passes on MCMC fits already made under those priors. Returns it and the kind."""
+    priors); ``memo``: the fits already made (see ``bayes.memo``). Returns it and the kind."""
     kind = data.select(outcome, spec.values)["kind"].iloc[0]
     table = spec.sensitivity
     grid = prior_grid(kind, table[f"tau_{kind}"], table[f"mu_{kind}"])
     scenarios = table["scenarios"] if data.embedded else []
     result = outcome_sensitivity(data, outcome, spec.statements, grid, scenarios, tuple(table["thresholds"]),
-                                 spec.values, settings, base_priors=spec.priors.get(kind), fits=fits)
+                                 spec.values, settings, base_priors=spec.priors[kind], memo=memo)
     if not data.embedded:
         result.notes.append("data scenarios need the embedded dataset's study table; none run")
     return result, kind
+
+
+def spec_sensitivities(data: Dataset, spec, outcomes: list[str], settings: Settings):
+    """``spec_sensitivity`` for each outcome, sharing one memo of fits; returns the results and
+    the outcome kinds."""
+    memo = FitMemo(settings)
+    results, kinds = [], {}
+    for outcome in outcomes:
+        result, kinds[outcome] = spec_sensitivity(data, spec, outcome, settings, memo)
+        results.append(result)
+    return results, kinds
 
 
 def _loo_range(data: Dataset, outcome: str, base, loo_table) -> dict:

@@ -1,0 +1,55 @@
+"""One place for the fits of an analysis: each distinct model is fitted once.
+
+A fit is keyed by what determines it: the rows' data (study, counts or medians and CIs, the
+covariate columns), the priors, the covariates, the engine and the MCMC settings. The pipeline,
+the sensitivity analysis and the data scenarios ask the memo, so a model they share (the
+published-data scenario and the main analysis, say) is fitted once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple
+
+import pandas as pd
+
+from ..priors import resolve_priors
+from .fit import bayes_pool
+from .result import BayesFit
+from .sampling import Settings
+
+_DATA_COLUMNS = ("study", "outcome", "events", "n", "median", "ci_low", "ci_high")
+
+
+class FitMemo:
+    """``reuse=False`` fits every request anew, each covariate model with its own overall MCMC fit (what
+    the pipeline did before the memo; the benchmark times both in one run)."""
+
+    def __init__(self, settings: Settings, reuse: bool = True) -> None:
+        self.settings, self.reuse = settings, reuse
+        self._fits: dict[tuple, BayesFit] = {}
+        self.hits = 0
+
+    def _key(self, rows: pd.DataFrame, priors, by, engine) -> tuple:
+        columns = [c for c in _DATA_COLUMNS if c in rows.columns] + ([by] if by else [])
+        data = tuple(tuple(map(str, r)) for r in rows[columns].itertuples(index=False))
+        texts = tuple(sorted((k, str(v)) for k, v in resolve_priors(rows["kind"].iloc[0], priors).items()))
+        return data, texts, by, engine, astuple(self.settings)
+
+    def fit(self, rows: pd.DataFrame, priors=None, by: str | None = None, engine: str = "mcmc") -> BayesFit:
+        """``bayes_pool(rows, priors, by=by, engine=engine)``, fitted on first request. A covariate model
+        (always MCMC) takes as its ``overall`` the memo's model without covariates of the same rows and
+        priors, by MCMC or else by quadrature, whichever was made; if neither, it is made by quadrature."""
+        engine = "mcmc" if by else engine
+        key = self._key(rows, priors, by, engine)
+        if key in self._fits and self.reuse:
+            self.hits += 1
+            return self._fits[key]
+        overall = None
+        if by and not self.reuse:
+            overall = bayes_pool(rows, priors=priors, settings=self.settings)
+        elif by:
+            made = [self._fits.get(self._key(rows, priors, None, e)) for e in ("mcmc", "quadrature")]
+            overall = next((f for f in made if f is not None), None) or self.fit(rows, priors, engine="quadrature")
+        fit = bayes_pool(rows, priors=priors, by=by, engine=engine, settings=self.settings, overall=overall)
+        self._fits[key] = fit
+        return fit
