@@ -17,7 +17,6 @@ import re
 
 import numpy as np
 
-
 from ..errors import AnalysisError
 from .sampling import indicator_mcse
 
@@ -42,10 +41,15 @@ def _quantity(result, text: str):
 
 
 def _value(result, text: str):
+    """The right-hand side: a finite number on the outcome's scale, or a quantity."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         return _quantity(result, text)
+    if not np.isfinite(value):
+        raise AnalysisError(f"'{text.strip()}' is not a finite number; compare with a value on the "
+                            f"{result.outcome} scale, e.g. '> 0.30'")
+    return value
 
 
 def probability(result, statement: str, weights=None) -> dict:

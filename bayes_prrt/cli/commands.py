@@ -31,6 +31,7 @@ from ..report.text import (print_bayes, print_joint, print_pooled, print_probabi
                      print_subgroups)
 from ..sensitivity.analysis import spec_sensitivity
 from ..analysis.pipeline import run_analysis
+from .params import SEED
 from .progress import progress_display
 from ..analysis.spec import read_spec
 from ..report.writer import check_destination, write_run
@@ -183,7 +184,7 @@ def bayes_options(func):
         click.option("--reference", default=None, help="Reference level of --by (default: first in sorted order)."),
         click.option("--draws", type=click.IntRange(100), default=1000, show_default=True, help="Draws per chain."),
         click.option("--chains", type=click.IntRange(2), default=4, show_default=True),
-        click.option("--seed", type=int, default=Settings.seed, show_default=True),
+        click.option("--seed", type=SEED, default=Settings.seed, show_default=True),
         click.option("--allow-unconverged", is_flag=True, help="Exit 0 even if a fit fails the convergence checks."),
         click.option("--idata", "idata_path", type=click.Path(dir_okay=False), default=None,
                      help="Write the InferenceData of the overall fit to this netCDF file."),
@@ -287,7 +288,7 @@ def prob(data_path, outcome, by, values, allow_unconverged, idata_path, as_json,
 @click.option("--prior-mu", default=None, help="Prior for muR and muS (logit scale).")
 @click.option("--prior-tau", default=None, help="Prior for the two study-effect SDs.")
 @click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
-@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@click.option("--seed", type=SEED, default=Settings.seed, show_default=True)
 @click.option("--allow-unconverged", is_flag=True)
 @json_option
 def joint(data_path, values, prior_mu, prior_tau, draws, seed, allow_unconverged, as_json):
@@ -310,7 +311,7 @@ def joint(data_path, values, prior_mu, prior_tau, draws, seed, allow_unconverged
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default="sensitivity.png", show_default=True,
               help="Where to write the figure.")
 @click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
-@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@click.option("--seed", type=SEED, default=Settings.seed, show_default=True)
 @json_option
 def sensitivity(outcome, spec_path, data_path, plot_path, draws, seed, as_json):
     """Prior grid, data scenarios, leave-one-out and power-scaling, with a verdict per statement."""
@@ -350,7 +351,7 @@ def validate(as_json):
               help="Analysis spec (TOML); default models/prrt_default.toml.")
 @data_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="results", show_default=True)
-@click.option("--seed", type=int, default=Settings.seed, show_default=True)
+@click.option("--seed", type=SEED, default=Settings.seed, show_default=True)
 @sampler_option
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 @click.option("--quiet", is_flag=True, help="No progress display.")
