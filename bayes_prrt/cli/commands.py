@@ -74,7 +74,7 @@ class Cli(click.Group):
 
 
 data_option = click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
-                           help="Long-format CSV to use instead of the embedded dataset.")
+                           help="Data file (long or wide; CSV or .xlsx) instead of the embedded dataset.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 

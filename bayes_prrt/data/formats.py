@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from .schema import NUMERIC_COLUMNS, TEXT_COLUMNS, outcome_name_problem
+from .schema import CORE_COLUMNS, NUMERIC_COLUMNS, PROVENANCE_COLUMNS, TEXT_COLUMNS, outcome_name_problem
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 WIDE_COLUMN = re.compile(r"(?P<outcome>.+?)_(?P<field>events|n|median|ci_low|ci_high)")
@@ -305,3 +305,12 @@ def _wide_to_long(grid: Table, outcomes: dict[str, dict[str, str]]) -> Table:
     present = [f for f in NUMERIC_COLUMNS if any(f in fields for fields in outcomes.values())]
     frame = pd.DataFrame(records, columns=[*others, "outcome", *present], dtype="str")
     return Table(frame, grid.file, rows, f"wide {grid.kind}", sources)
+
+
+def canonical_long(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Validated outcome rows in the canonical long layout: study, outcome, value_source (when
+    given), the five numeric columns, the other provenance columns given, then the covariates."""
+    given = [c for c in outcomes.columns if c != "kind"]
+    first = [c for c in ("study", "outcome", "value_source") if c in given] + list(NUMERIC_COLUMNS)
+    provenance = [c for c in PROVENANCE_COLUMNS if c in given and c not in first]
+    return outcomes[first + provenance + [c for c in given if c not in CORE_COLUMNS]]
