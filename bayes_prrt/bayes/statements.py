@@ -47,8 +47,8 @@ def _value(result, text: str):
     except ValueError:
         return _quantity(result, text)
     if not np.isfinite(value):
-        raise AnalysisError(f"'{text.strip()}' is not a finite number; compare with a value on the "
-                            f"{result.outcome} scale, e.g. '> 0.30'")
+        raise AnalysisError(f"'{text.strip()}' is not a finite number; compare {result.outcome} with a number "
+                            f"on its scale (a proportion, or months)")
     return value
 
 
