@@ -137,7 +137,7 @@ def _csv_records(file: str, text: str, delimiter: str) -> list[list[str]]:
             done = reader.line_num
     except csv.Error as err:
         rest = "".join(lines[done:])
-        header = records[0] if records else []
+        header = next((r for r in records if any(c.strip() for c in r)), [])
         cells = next(csv.reader(rest.splitlines()[:1], delimiter=delimiter), [])
         index, problem = _bad_quote(rest, delimiter) or (None, f"not a readable CSV ({err})")
         column = None if index is None else header[index].strip() if index < len(header) else f"#{index + 1}"
@@ -171,11 +171,11 @@ def _xlsx_records(path: Path, raw: bytes) -> tuple[str, list[list]]:
     import openpyxl
 
     try:
-        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        # not read_only: its rows follow the sheet's stated dimension, which spreadsheets often overstate
+        book = openpyxl.load_workbook(io.BytesIO(raw), data_only=True)
         sheet = book.worksheets[0]
-        records = [[_text(v) for v in row] for row in sheet.iter_rows(min_row=1, values_only=True)]
+        records = [[_text(v) for v in row] for row in sheet.iter_rows(min_row=1, min_col=1, values_only=True)]
         title = sheet.title
-        book.close()
     except Exception as err:  # a damaged archive raises zipfile, XML, KeyError, ... errors alike
         raise DataError(str(path), f"not a readable .xlsx workbook ({_first_line(err)}); {ACCEPTED}") from None
     return f"{path} (sheet '{title}')", records
