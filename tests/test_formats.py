@@ -117,6 +117,15 @@ def test_decimal_comma_only_in_semicolon_files(write_csv):
         read_outcomes(write_csv("study;outcome;median;ci_low;ci_high\na;PFS;22,8;19,4;1,5e0\n"))
 
 
+def test_decimal_commas_and_points_do_not_mix(write_csv):
+    """In a decimal-comma file, '1.000' could be a thousand: refused, not read as 1."""
+    err_text = "study;outcome;events;n;median;ci_low;ci_high\na;PFS;;;22,8;19,4;\nb;DCR;20;1.000;;;\n"
+    with pytest.raises(DataError, match="'1.000' has a decimal point") as info:
+        read_outcomes(write_csv(err_text))
+    assert (info.value.row, info.value.study, info.value.column) == (3, "b", "n")
+    assert read_outcomes(write_csv("study;outcome;events;n;g\nb;DCR;20;1000;0.5\n"))["g"].tolist() == ["0.5"]
+
+
 def test_semicolon_file_keeps_commas_in_names(write_csv):
     rows = read_outcomes(write_csv("study;outcome;events;n;note\nSmith, 2020;DCR;2;3;1,5 cycles\n"))
     assert rows.loc[0, "study"] == "Smith, 2020" and rows.loc[0, "note"] == "1,5 cycles"

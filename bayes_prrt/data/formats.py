@@ -31,6 +31,7 @@ from .schema import CORE_COLUMNS, NUMERIC_COLUMNS, PROVENANCE_COLUMNS, TEXT_COLU
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 WIDE_COLUMN = re.compile(r"(?P<outcome>.+?)_(?P<field>events|n|median|ci_low|ci_high)")
 DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+)([eE][+-]?\d+)?")
+DECIMAL_POINT = re.compile(r"[+-]?(\d+\.\d*|\.\d+)([eE][+-]?\d+)?")
 ACCEPTED = ("accepted are a long layout (columns study, outcome, then events, n or median, ci_low, ci_high) "
             "or a wide one (study, then <outcome>_events, <outcome>_n, <outcome>_median, <outcome>_ci_low, "
             "<outcome>_ci_high), as a UTF-8 CSV (comma, semicolon or tab delimited) or an .xlsx workbook")
@@ -232,9 +233,8 @@ def read_grid(path: str | Path) -> Table:
     frame = pd.DataFrame(body, columns=header, dtype="str")
     unnamed = [c for c in header if c.startswith("Unnamed: ") and frame[c].isna().all()]
     frame = frame.drop(columns=unnamed)  # an empty column without a name (a sheet's margin)
-    if delimiter == ";":
-        frame = _decimal_commas(frame)
-    return Table(frame=frame, file=file, rows=rows[1:], kind=kind)
+    table = Table(frame=frame, file=file, rows=rows[1:], kind=kind)
+    return _decimal_commas(table) if delimiter == ";" else table
 
 
 def _filled(cell) -> bool:
@@ -248,16 +248,23 @@ def _clean(cell) -> str | None:
     return text or None
 
 
-def _decimal_commas(frame: pd.DataFrame) -> pd.DataFrame:
-    """``22,8`` -> ``22.8`` in the cells that are not names (semicolon files)."""
-    out = frame.copy()
-    for col in out.columns:
-        if col in TEXT_COLUMNS:
-            continue
-        values = out[col]
-        match = values.str.fullmatch(DECIMAL_COMMA.pattern)
-        out.loc[match, col] = values[match].str.replace(",", ".", regex=False)
-    return out
+def _decimal_commas(table: Table) -> Table:
+    """``22,8`` -> ``22.8`` in the cells that are not names (semicolon files). A file that writes
+    decimal commas may not also write decimal points: ``1.000`` could be a thousand."""
+    frame = table.frame.copy()
+    numbers = [c for c in frame.columns if c not in TEXT_COLUMNS]
+    commas = {c: frame[c].str.fullmatch(DECIMAL_COMMA.pattern) for c in numbers}
+    if not any(m.any() for m in commas.values()):
+        return table
+    for col in numbers:
+        points = frame[col].str.fullmatch(DECIMAL_POINT.pattern)
+        if points.any():
+            index = points.idxmax()
+            raise table.error(f"'{frame.loc[index, col]}' has a decimal point, but this file writes decimals with "
+                              f"a comma; write it with a comma (a point is never a thousands separator here)",
+                              index, col)
+        frame.loc[commas[col], col] = frame.loc[commas[col], col].str.replace(",", ".", regex=False)
+    return Table(frame=frame, file=table.file, rows=table.rows, kind=table.kind)
 
 
 # ---------------------------------------------------------------- layouts
