@@ -30,8 +30,9 @@ _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for
 def safe_slug(name: str) -> str:
     """``name`` as a part of a file name safe on every system: runs of characters other than
     ASCII letters, digits, ``. _ -`` become ``_``, a leading dot goes, and the result is at most
-    SLUG_LENGTH characters. When anything changed (or the name is reserved on Windows), 8 hex digits of the name's SHA-1 are appended,
-    so that two names ("PFS+" and "PFS%") never share a file."""
+    SLUG_LENGTH characters. When anything changed, or the name is reserved on Windows (CON, NUL...),
+    8 hex digits of the name's SHA-1 are appended, so that two names ("PFS+" and "PFS%") do not
+    share a file."""
     text = str(name)
     slug = _UNSAFE.sub("_", text).lstrip(".")[:SLUG_LENGTH]
     if slug == text and slug and slug.split(".")[0].upper() not in _RESERVED:
