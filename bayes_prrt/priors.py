@@ -15,6 +15,10 @@ lognormal     M, S         log(tau^2) ~ N(M, S^2)  (on tau^2, Turner et al. 2015
                            Stat Med 34:984; the density is transformed to tau)
 ============  ===========  =====================================================
 
+Parameters must lie in ``RANGES`` (scales, rates and degrees of freedom 1e-6 to 1e6,
+locations -1e6 to 1e6; lognormal's M and S, on log(tau^2), within 27.6 = 2 log(1e6)), so that
+every density and draw is representable.
+
 ``Prior.logpdf`` gives the log density of the *parameter as sampled* (tau, never tau^2)
 with scipy, for the quadrature engine; ``Prior.to_pymc`` builds the same distribution in
 a PyMC model. Both are tested against each other.
@@ -44,6 +48,24 @@ FAMILIES = {  # family -> parameter names
 LOCATION_FAMILIES = ("normal", "uniform")  # for mu and beta
 SCALE_FAMILIES = ("halfnormal", "halfcauchy", "halfstudentt", "exponential", "uniform", "lognormal")  # for tau
 ALLOWED = {"mu": LOCATION_FAMILIES, "beta": LOCATION_FAMILIES, "tau": SCALE_FAMILIES}
+
+
+# The numbers a prior may take, on the model scale (logit or log-months; tau on the same scale):
+# scales, rates and degrees of freedom within 1e-6..1e6, locations within +-1e6; lognormal's M and
+# S are on log(tau^2), where tau within 1e-6..1e6 spans +-2 log(1e6) = +-27.6.
+POSITIVE = (1e-6, 1e6)
+LOCATION = (-1e6, 1e6)
+LOG_TAU2 = (-2 * float(np.log(1e6)), 2 * float(np.log(1e6)))
+RANGES = {
+    "normal": (LOCATION, POSITIVE),
+    "uniform": (LOCATION, LOCATION),
+    "halfnormal": (POSITIVE,),
+    "halfcauchy": (POSITIVE,),
+    "halfstudentt": (POSITIVE, POSITIVE),
+    "exponential": (POSITIVE,),
+    "lognormal": (LOG_TAU2, (POSITIVE[0], LOG_TAU2[1])),
+}
+MIN_WIDTH = 1e-6  # of a uniform prior
 
 
 class PriorError(BayesPrrtError):
@@ -148,15 +170,18 @@ def parse_prior(text: str, parameter: str) -> Prior:
 
 
 def _check_values(parameter, text, family, params) -> None:
-    positive = {"normal": [1], "halfnormal": [0], "halfcauchy": [0], "halfstudentt": [0, 1],
-                "exponential": [0], "lognormal": [1], "uniform": []}[family]
-    for i in positive:
-        if params[i] <= 0:
-            raise PriorError(f"prior for {parameter} '{text}': {FAMILIES[family][i]} must be greater than 0")
+    """Each parameter within RANGES (and greater than 0 where it is a scale, rate or df)."""
+    for name, value, (low, high) in zip(FAMILIES[family], params, RANGES[family]):
+        if low > 0 and value <= 0:
+            raise PriorError(f"prior for {parameter} '{text}': {name} must be greater than 0")
+        if not low <= value <= high:
+            scale = "log(tau^2)" if family == "lognormal" else "the model scale (logit or log months)"
+            raise PriorError(f"prior for {parameter} '{text}': {name} must be from {low:.3g} to {high:.3g} "
+                             f"on {scale}")
     if family == "uniform":
         low, high = params
-        if high <= low or (parameter == "tau" and low < 0):
-            raise PriorError(f"prior for {parameter} '{text}': uniform needs A < B"
+        if high - low < MIN_WIDTH or (parameter == "tau" and low < 0):
+            raise PriorError(f"prior for {parameter} '{text}': uniform needs A < B (B - A at least {MIN_WIDTH:g})"
                              + (" and A >= 0 for tau" if parameter == "tau" else ""))
 
 

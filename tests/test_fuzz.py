@@ -276,6 +276,57 @@ def test_load_csv_arbitrary_bytes(raw):
             check_loaded(data)
 
 
+# the other accepted layouts: wide tables and the other delimiters (tests/test_formats.py has the exact checks)
+WIDE_TEXT = ("study,grade,g3_share,DCR_events,DCR_n,ORR_events,ORR_n,PFS_median,PFS_ci_low,PFS_ci_high\n"
+             "a,G1-2,0.1,20,30,,,22.8,19.4,\nb,G3,0.65,45,50,12,50,10.5,8.25,13\nc,G2-3,,31,31,18,31,,,\n")
+
+
+def render_with(table: list[list[str]], delimiter: str, decimal_comma: bool) -> str:
+    out = io.StringIO()
+    comma = str.maketrans(".", ",")
+    rows = [[c.translate(comma) if decimal_comma and c[:1].isdigit() else c for c in row] for row in table]
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+@LOADER_FUZZ
+@given(wide=st.booleans(), ops=st.lists(MUTATIONS, max_size=4), delimiter=st.sampled_from([",", ";", "\t"]),
+       decimal_comma=st.booleans())
+def test_load_csv_other_layouts_mutated(wide, ops, delimiter, decimal_comma):
+    table = parse(WIDE_TEXT if wide else TEXTS["outcomes.csv"])
+    for op in ops:
+        table = mutate_table(table, op)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "other.csv"
+        path.write_text(render_with(table, delimiter, decimal_comma and delimiter == ";"), encoding="utf-8")
+        data = clean(load_csv, path)
+        if data is not None:
+            check_loaded(data)
+
+
+@settings(FUZZ, max_examples=25)
+@given(wide=st.booleans(), ops=st.lists(MUTATIONS, max_size=4))
+def test_load_xlsx_mutated(wide, ops):
+    import openpyxl
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
+    table = parse(WIDE_TEXT if wide else TEXTS["outcomes.csv"])
+    for op in ops:
+        table = mutate_table(table, op)
+    book = openpyxl.Workbook()
+    for row in table:
+        try:
+            book.active.append(row)
+        except IllegalCharacterError:  # a control character, which a worksheet cannot hold
+            return
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "other.xlsx"
+        book.save(path)
+        data = clean(load_csv, path)
+        if data is not None:
+            check_loaded(data)
+
+
 def test_shipped_data_loads_unchanged(tmp_path):
     """The harness itself: the unmutated files load, so failures above come from the mutations."""
     for name in DATA_FILES:

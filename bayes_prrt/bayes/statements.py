@@ -69,7 +69,8 @@ def parse(statement: str, outcome: str) -> Statement:
     except ValueError:
         rhs = _term(match["rhs"], outcome)
     if isinstance(rhs, float) and not math.isfinite(rhs):
-        raise AnalysisError(f"statement '{statement}': the threshold must be a finite number, not '{match['rhs']}'")
+        raise AnalysisError(f"statement '{statement}': '{match['rhs']}' is not a finite number; compare {outcome} "
+                            f"with a number on its scale (a proportion, or months)")
     lhs = _term(match["lhs"], outcome)
     if len(lhs) > 2 or (isinstance(rhs, tuple) and len(rhs) > 2):
         raise AnalysisError(f"statement '{statement}': compare a quantity or a difference of two (A - B)")

@@ -15,8 +15,8 @@ import click
 from .. import __version__
 from ..errors import BayesPrrtError
 from ..names import BINARY_MEASURES, DEFAULT_SEED, ENGINES, MEDIAN_MEASURES, SAMPLERS
-from ..seeds import SEED_MAX
 from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
+from .params import SEED
 
 
 class UserError(click.ClickException):
@@ -55,12 +55,12 @@ class Cli(click.Group):
 
 
 data_option = click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
-                           help="Long-format CSV to use instead of the embedded dataset.")
+                           help="Data file (long or wide; CSV or .xlsx) instead of the embedded dataset.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 values_option = click.option("--values", default="published", show_default=True,
                              help="Which figures to use when a study has several: published, table2, primary, "
                                   "corrected or living (see docs/data.md).")
-seed_option = click.option("--seed", type=click.IntRange(0, SEED_MAX), default=DEFAULT_SEED, show_default=True,
+seed_option = click.option("--seed", type=SEED, default=DEFAULT_SEED, show_default=True,
                            help="Seed of every random stream (a whole number from 0 to 2^32 - 1).")
 sampler_option = click.option(
     "--sampler", type=click.Choice(SAMPLERS), default=SAMPLERS[0], show_default=True,

@@ -1,7 +1,8 @@
 """The evidence base: the embedded PRRT dataset or a user's CSV, with value-source policies.
 
 ``load_dataset()`` returns the curated data of ``data/`` (15 studies: the 14 of Wang et
-al. 2026 plus the Lazarenko 2026 cohort); ``load_csv(path)`` a user's long-format file.
+al. 2026 plus the Lazarenko 2026 cohort); ``load_csv(path)`` a user's file in any accepted
+format (long or wide, CSV or .xlsx; see :mod:`.formats`).
 ``Dataset.select(outcome, values=...)`` gives one row per study for one analysis.
 """
 
@@ -15,7 +16,8 @@ import pandas as pd
 
 from ..errors import AnalysisError, DataError
 from ..resources import embedded_data_dir
-from .loader import covariate_columns, csv_errors, read_csv_text, read_outcomes
+from .formats import Table, csv_errors, read_grid, read_table
+from .loader import covariate_columns, read_outcomes, validate_outcomes
 
 DATA_FILES = ("studies.csv", "outcomes.csv", "published_pooled.csv")
 
@@ -96,49 +98,46 @@ def _first_bad(mask: pd.Series):
 
 def read_studies(path: Path) -> pd.DataFrame:
     """The study table of a data folder, checked: ids, the covariates, g3_share and in_meta."""
-    file = str(path)
-    studies = read_csv_text(path)
+    table = read_grid(path)
+    studies = table.frame
     for col in ("study", *STUDY_COVARIATES):
         if col not in studies.columns:
-            raise DataError(file, f"missing column; the study table needs study, {', '.join(STUDY_COVARIATES)}",
-                            column=col)
+            raise DataError(table.file, f"missing column; the study table needs study, "
+                                        f"{', '.join(STUDY_COVARIATES)}", column=col)
     if studies.empty:
-        raise DataError(file, "the file has a header but no data rows")
+        raise DataError(table.file, "the file has a header but no data rows")
     if (i := _first_bad(studies["study"].isna())) is not None:
-        raise DataError(file, "the study id is empty", row=i + 2, column="study")
+        raise table.error("the study id is empty", i, "study")
     if (i := _first_bad(studies["study"].duplicated())) is not None:
-        raise DataError(file, "duplicate study id", row=i + 2, study=studies.loc[i, "study"], column="study")
-    share = pd.to_numeric(studies["g3_share"].str.strip(), errors="coerce")
+        raise table.error("duplicate study id", i, "study")
+    share = pd.to_numeric(studies["g3_share"], errors="coerce")
     if (i := _first_bad(studies["g3_share"].notna() & ~share.between(0, 1))) is not None:
-        raise DataError(file, "g3_share must be a share from 0 to 1, or empty", row=i + 2,
-                        study=studies.loc[i, "study"], column="g3_share")
-    in_meta = studies["in_meta"].str.strip().str.lower()
+        raise table.error("g3_share must be a share from 0 to 1, or empty", i, "g3_share")
+    in_meta = studies["in_meta"].str.lower()
     if (i := _first_bad(~in_meta.isin(["true", "false"]))) is not None:
-        raise DataError(file, "in_meta must be true or false", row=i + 2, study=studies.loc[i, "study"],
-                        column="in_meta")
+        raise table.error("in_meta must be true or false", i, "in_meta")
     return studies.assign(in_meta=in_meta)
 
 
-def _check_folder_outcomes(outcomes: pd.DataFrame, file: str) -> None:
+def _check_folder_outcomes(outcomes: pd.DataFrame, table: Table) -> None:
     """What the value-source policies and the study join need from a data folder's outcomes.csv."""
     if "value_source" not in outcomes.columns:
-        raise DataError(file, f"missing column; a data folder's outcomes need value_source "
-                              f"({' or '.join(VALUE_SOURCES)})", column="value_source")
+        raise DataError(table.file, f"missing column; a data folder's outcomes need value_source "
+                                    f"({' or '.join(VALUE_SOURCES)})", column="value_source")
     if (i := _first_bad(~outcomes["value_source"].isin(VALUE_SOURCES))) is not None:
-        raise DataError(file, f"value_source must be {' or '.join(VALUE_SOURCES)}", row=i + 2,
-                        study=outcomes.loc[i, "study"], column="value_source")
+        raise table.error(f"value_source must be {' or '.join(VALUE_SOURCES)}", i, "value_source")
     for col in STUDY_COVARIATES:
         if col in outcomes.columns:
-            raise DataError(file, "this is a study covariate; give it in studies.csv, not here", row=1, column=col)
+            raise DataError(table.file, "this is a study covariate; give it in studies.csv, not here", row=1,
+                            column=col)
 
 
-def _join_studies(outcomes: pd.DataFrame, studies: pd.DataFrame, file: str) -> pd.DataFrame:
-    _check_folder_outcomes(outcomes, file)
+def _join_studies(table: Table, studies: pd.DataFrame) -> pd.DataFrame:
+    outcomes = validate_outcomes(table)
+    _check_folder_outcomes(outcomes, table)
     unknown = ~outcomes["study"].isin(studies["study"])
     if unknown.any():
-        index = unknown.idxmax()
-        raise DataError(file, "study is not listed in studies.csv", row=index + 2,
-                        study=outcomes.loc[index, "study"], column="study")
+        raise table.error("study is not listed in studies.csv", unknown.idxmax(), "study")
     table = studies[["study", *STUDY_COVARIATES]].copy()
     table["g3_share"] = pd.to_numeric(table["g3_share"])
     return outcomes.merge(table, on="study", how="left", validate="many_to_one")
@@ -149,7 +148,7 @@ def load_dataset(directory: str | Path | None = None) -> Dataset:
     folder = Path(directory) if directory is not None else embedded_data_dir()
     paths = [folder / name for name in DATA_FILES]
     studies = read_studies(paths[0])
-    outcomes = _join_studies(read_outcomes(paths[1]), studies, str(paths[1]))
+    outcomes = _join_studies(read_table(paths[1]), studies)
     with csv_errors(paths[2]):
         published = pd.read_csv(paths[2], keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     return Dataset(outcomes=outcomes, source="embedded dataset", sha256=sha256_of(paths),
@@ -157,7 +156,8 @@ def load_dataset(directory: str | Path | None = None) -> Dataset:
 
 
 def load_csv(path: str | Path) -> Dataset:
-    """A user's long-format CSV; columns beyond the data and provenance ones are covariates."""
+    """A user's outcome file (long or wide, CSV or .xlsx); columns beyond the data and provenance
+    ones are covariates."""
     outcomes = read_outcomes(path)
     return Dataset(outcomes=outcomes, source=str(path), sha256=sha256_of([path]),
                    covariates=covariate_columns(outcomes))

@@ -7,9 +7,18 @@ column it is reported against and the fix the user is told.
 
 from __future__ import annotations
 
+import re
+
 import pandera.pandas as pa
 
 NUMERIC_COLUMNS = ("events", "n", "median", "ci_low", "ci_high")
+REQUIRED_COLUMNS = ("study", "outcome")
+PROVENANCE_COLUMNS = ("value_source", "source", "note", "reported", "events_derived")
+CORE_COLUMNS = REQUIRED_COLUMNS + NUMERIC_COLUMNS + PROVENANCE_COLUMNS
+TEXT_COLUMNS = ("study", "outcome", "value_source", "source", "note")  # never read as numbers
+# an outcome name becomes part of file names and report headings: these characters only
+OUTCOME_NAME = re.compile(r"[^\W_]|[ _.+%()-]")
+OUTCOME_NAME_RULE = "letters, digits, spaces and - _ . + % ( )"
 MAX_PATIENTS = 10**9  # counts beyond this are typing errors (and would not fit the integer columns)
 
 # check name -> (column reported, message shown to the user)
@@ -72,3 +81,12 @@ def value_schema(columns) -> pa.DataFrameSchema:
         checks=frame_checks,
         strict=False,
     )
+
+
+def outcome_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an outcome name, or None when it can."""
+    bad = sorted({c for c in name if not OUTCOME_NAME.fullmatch(c)})
+    if not bad:
+        return None
+    shown = " ".join(repr(c) for c in bad[:5])
+    return f"outcome name '{name}' has characters that are not allowed ({shown}); use {OUTCOME_NAME_RULE}"

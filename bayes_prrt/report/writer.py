@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import BayesPrrtError
+from ..files import safe_slug
 from ..jsonio import dumps
 from ..plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subgroups
 from ..plots.sensitivity import plot_sensitivity
@@ -119,21 +120,24 @@ def _diagnostics(o):
 
 
 def figures(run, folder: Path) -> dict[str, str]:
-    """Draw every figure into ``folder``; returns name -> caption."""
+    """Draw every figure into ``folder``; returns name -> caption (names made safe: files.safe_slug)."""
     captions = {}
+
+    def draw(plot, name, caption, *args):
+        name = safe_slug(name)
+        plot(*args, str(folder / f"{name}.png"))
+        captions[name] = caption
+
     for o in run.outcomes:
-        plot_forest(o, str(folder / f"forest_{o.outcome}.png"))
-        captions[f"forest_{o.outcome}"] = f"{o.outcome}: each study's reported value and shrunken estimate, pooled values"
+        draw(plot_forest, f"forest_{o.outcome}",
+             f"{o.outcome}: each study's reported value and shrunken estimate, pooled values", o)
         for c in o.subgroups:
-            plot_subgroups(o, c, str(folder / f"subgroups_{o.outcome}_{c}.png"))
-            captions[f"subgroups_{o.outcome}_{c}"] = f"{o.outcome} by {c}"
-            plot_contrasts(o, c, str(folder / f"contrasts_{o.outcome}_{c}.png"))
-            captions[f"contrasts_{o.outcome}_{c}"] = f"{o.outcome}: posterior of the contrasts between {c} levels"
-        plot_influence(o, str(folder / f"influence_{o.outcome}.png"))
-        captions[f"influence_{o.outcome}"] = f"{o.outcome}: leave-one-out shifts"
-    plot_sensitivity([o.sensitivity for o in run.outcomes], {o.outcome: o.kind for o in run.outcomes},
-                     str(folder / "sensitivity.png"))
-    captions["sensitivity"] = "Pooled estimate per prior and per data scenario"
+            draw(plot_subgroups, f"subgroups_{o.outcome}_{c}", f"{o.outcome} by {c}", o, c)
+            draw(plot_contrasts, f"contrasts_{o.outcome}_{c}",
+                 f"{o.outcome}: posterior of the contrasts between {c} levels", o, c)
+        draw(plot_influence, f"influence_{o.outcome}", f"{o.outcome}: leave-one-out shifts", o)
+    draw(plot_sensitivity, "sensitivity", "Pooled estimate per prior and per data scenario",
+         [o.sensitivity for o in run.outcomes], {o.outcome: o.kind for o in run.outcomes})
     return captions
 
 
@@ -161,7 +165,7 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
             frame.to_csv(tmp / "tables" / f"{name}.csv", index=False, float_format="%.6g")
         captions = figures(run, tmp / "figures")
         for o in run.outcomes:
-            o.bayes.to_netcdf(tmp / "posterior" / f"{o.outcome}.nc")
+            o.bayes.to_netcdf(tmp / "posterior" / f"{safe_slug(o.outcome)}.nc")
         meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,
                 "sha256": run.data.sha256}, "spec": run.spec.path, "command": command or f"bayes-prrt run --spec {run.spec.path} --seed {run.seed}",
                 "timings_s": timings, "counts": run.counts,
