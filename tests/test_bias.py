@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from scipy import stats
+from scipy.optimize import brentq
 
 from bayes_prrt.cli import main
 from bayes_prrt.bayes.cumulative import bayes_cumulative
@@ -273,3 +274,72 @@ def test_cli_refuses_too_few_studies(write_csv):
     path = write_csv("study,outcome,events,n\na,ORR,3,10\nb,ORR,9,20\n")
     result = invoke("bias", "--outcome", "ORR", "--data", str(path))
     assert result.exit_code == 2 and "small-study tests need at least 3" in result.output
+
+
+# --- Bayesian small-study model ---------------------------------------------------------------
+
+def test_se_proxy_columns(dataset):
+    from bayes_prrt.bayes.small_study import with_se_proxy
+
+    dcr = with_se_proxy(dataset.select("DCR", "published"))
+    close(dcr["se_proxy"], 1 / np.sqrt(dcr["n"].astype(float)))
+    pfs = with_se_proxy(dataset.select("PFS", "published"))
+    assert pfs["study"].tolist() == REF["pfs_published"]["study"]  # the studies with a CI
+    close(pfs["se_proxy"] ** 2, REF["pfs_published"]["measures"]["LOGMEDIAN"]["vi"])
+
+
+def _exact_pet(y, s, m0=(3.0, 0.0), sd0=(1.5, 2.0), tau_scale=0.5):
+    """Exact posterior of the normal PET model: (mu, beta) | tau is bivariate normal, tau on a fine grid.
+
+    y ~ N(X b, D), X = [1, s], D = diag(s^2 + tau^2), b ~ N(m0, S0): b | tau, y ~ N(P^-1 (S0^-1 m0 + X'D^-1 y), P^-1),
+    P = S0^-1 + X'D^-1 X, and p(tau | y) proportional to HalfNormal(tau) N(y; X m0, X S0 X' + D).
+    """
+    X = np.column_stack([np.ones_like(s), s])
+    S0 = np.diag(np.square(sd0))
+    taus = np.linspace(1e-6, 8 * tau_scale, 8000)
+    logw, means, sds = [], [], []
+    for tau in taus:
+        D = np.diag(s**2 + tau**2)
+        logw.append(stats.halfnorm.logpdf(tau, scale=tau_scale)
+                    + stats.multivariate_normal.logpdf(y, X @ np.asarray(m0), X @ S0 @ X.T + D))
+        P = np.linalg.inv(S0) + X.T @ np.linalg.solve(D, X)
+        cov = np.linalg.inv(P)
+        means.append(cov @ (np.linalg.solve(S0, m0) + X.T @ np.linalg.solve(D, y)))
+        sds.append(np.sqrt(np.diag(cov)))
+    w = np.exp(np.array(logw) - max(logw))
+    w /= w.sum()
+    means, sds = np.array(means), np.array(sds)
+    p_up = float(w @ stats.norm.sf(0, means[:, 1], sds[:, 1]))
+    mu_median = brentq(lambda q: w @ stats.norm.cdf(q, means[:, 0], sds[:, 0]) - 0.5, -10, 10)
+    return p_up, float(w @ means[:, 1]), mu_median
+
+
+@pytest.mark.slow
+def test_small_study_model_against_exact_posterior(dataset):
+    """MCMC against the exact posterior of the median (normal) model, within 5 Monte Carlo SEs."""
+    from bayes_prrt.bayes.small_study import small_study_model, with_se_proxy
+
+    rows = dataset.select("PFS", "published")
+    used = with_se_proxy(rows)
+    y = np.log(used["median"].astype(float).to_numpy())
+    p_up, beta_mean, mu_median = _exact_pet(y, used["se_proxy"].to_numpy())
+    res = small_study_model(rows)
+    assert res.converged and res.priors["beta"] == "normal:0,2"
+    ess = res.diagnostics.ess_bulk_min
+    assert abs(res.p_inflation - p_up) < 5 * np.sqrt(p_up * (1 - p_up) / ess)
+    assert abs(res.slope["mean"] - beta_mean) < 5 * res.slope["sd"] / np.sqrt(ess)
+    log_sd = np.std(np.log([res.limit["ci_low"], res.limit["ci_high"]])) / 1.96  # ~ posterior SD of mu
+    assert abs(np.log(res.limit["median"]) - mu_median) < 5 * 1.25 * log_sd / np.sqrt(ess)
+    assert res.unadjusted["median"] == pytest.approx(cumulative(rows).steps[-1]["estimate"], rel=0.1)
+    again = small_study_model(rows)
+    assert again.slope == res.slope and again.p_inflation == res.p_inflation  # same seed, same numbers
+
+
+@pytest.mark.slow
+def test_bias_cli_bayes_json():
+    result = invoke("bias", "--outcome", "DCR", "--bayes", "--json")
+    assert result.exit_code == 0, result.output
+    bayes = json.loads(result.output)["bayes"]
+    assert 0 <= bayes["p_inflation"] <= 1 and bayes["converged"]
+    assert {"rhat_max", "ess_bulk_min", "divergences"} <= set(bayes["diagnostics"])
+    assert {"median", "ci_low", "ci_high"} <= set(bayes["limit"]) & set(bayes["unadjusted"])
