@@ -178,6 +178,13 @@ def test_too_few_studies_refused():
         trim_and_fill([0.1, 0.2], [0.01, 0.02])
 
 
+def test_equal_standard_errors_refused():
+    rows = pd.DataFrame({"study": list("abc"), "outcome": "DCR", "events": [20, 25, 30], "n": 40, "kind": "binary"})
+    with pytest.raises(AnalysisError, match="DCR: every study has the same standard error"):
+        small_study_effects(rows, "PFT")
+    assert small_study_effects(rows, "PLO").k == 3  # PLO variances differ
+
+
 def test_kendall_exact_distribution_by_enumeration():
     # P(T <= t) of the inversions of all permutations of 6, counted directly
     counts = np.bincount([sum(p[i] > p[j] for i in range(6) for j in range(i + 1, 6))

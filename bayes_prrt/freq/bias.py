@@ -26,7 +26,7 @@ from scipy import stats
 
 from ..effects import back_transform, default_measure, study_effects
 from ..errors import AnalysisError
-from .kendall import kendall_test
+from .kendall import KendallTest, kendall_test
 from .rma import RmaFit, rma
 
 MIN_K = 3  # fewest studies the tests accept (two coefficients and tau2 in Egger's model)
@@ -34,10 +34,15 @@ FEW_K = 10  # below this the tests have little power (Sterne et al. 2011, BMJ 34
 MAXITER = 100
 
 
-def check_k(k: int, outcome: str = "the outcome") -> None:
+def check_effects(vi, outcome: str = "the outcome") -> None:
+    """At least MIN_K studies, and not all with the same variance (no slope, no rank correlation then)."""
+    k = len(vi)
     if k < MIN_K:
         raise AnalysisError(f"{outcome}: {k} study(ies) with an effect; small-study tests need at least {MIN_K} "
                             f"(and have little power below {FEW_K})")
+    if np.all(np.asarray(vi) == vi[0]):
+        raise AnalysisError(f"{outcome}: every study has the same standard error, so there is no small-study "
+                            f"effect to test (e.g. equal n with PFT)")
 
 
 @dataclass
@@ -55,17 +60,17 @@ class EggerTest:
 
 def egger_test(yi, vi, method: str = "REML", hksj: bool = False) -> EggerTest:
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
-    check_k(len(yi))
+    check_effects(vi)
     fit = rma(yi, vi, X=np.column_stack([np.ones(len(yi)), np.sqrt(vi)]), method=method, hksj=hksj,
               coef_names=["intrcpt", "sei"])
     return EggerTest(z=float(fit.stat[1]), p=float(fit.pval[1]), df=fit.df, slope=float(fit.b[1]),
                      limit=float(fit.b[0]), limit_ci=(float(fit.ci_low[0]), float(fit.ci_high[0])), tau2=fit.tau2)
 
 
-def rank_test(yi, vi):
+def rank_test(yi, vi) -> KendallTest:
     """Begg-Mazumdar: Kendall's tau of the standardised deviates against v (``KendallTest``)."""
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
-    check_k(len(yi))
+    check_effects(vi)
     w = 1 / vi
     deviates = (yi - np.sum(w * yi) / w.sum()) / np.sqrt(vi - 1 / w.sum())
     return kendall_test(deviates, vi)
@@ -103,7 +108,7 @@ def missing_side(yi, vi, method: str) -> str:
 def trim_and_fill(yi, vi, method: str = "REML", side: str | None = None) -> TrimFill:
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     k = len(yi)
-    check_k(k)
+    check_effects(vi)
     side = side or missing_side(yi, vi, method)
     if side not in ("left", "right"):
         raise AnalysisError(f"side must be 'left' or 'right', not '{side}'")
@@ -140,7 +145,7 @@ class SmallStudyEffects:
     vi: np.ndarray
     n: np.ndarray | None
     egger: EggerTest
-    rank: object  # KendallTest
+    rank: KendallTest
     trimfill: TrimFill
     unadjusted: tuple[float, float, float]  # the random-effects estimate and CI of the observed studies
     limit: tuple[float, float, float]  # Egger's limit estimate and CI
@@ -189,7 +194,7 @@ def small_study_effects(rows: pd.DataFrame, measure: str | None = None, tau2_met
     if measure == "GLMM":
         raise AnalysisError("small-study tests work on study-level effects; use PFT, PLO or PR, not GLMM")
     eff, used = study_effects(rows, measure)
-    check_k(len(used), outcome)
+    check_effects(eff.vi, outcome)
     egger = egger_test(eff.yi, eff.vi, tau2_method)
     tf = trim_and_fill(eff.yi, eff.vi, tau2_method)
     observed = rma(eff.yi, eff.vi, method=tau2_method)

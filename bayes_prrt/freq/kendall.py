@@ -57,8 +57,11 @@ def kendall_test(x, y) -> KendallTest:
         cdf = inversion_cdf(n)
         p = cdf[int(t0) - q] if q > t0 / 2 else cdf[q]  # upper tail by symmetry, no cancellation
         return KendallTest(float(tau), float(min(2 * p, 1.0)), True)
-    var_s = ((n * (n - 1) * (2 * n + 5) - np.sum(tx * (tx - 1) * (2 * tx + 5)) - np.sum(ty * (ty - 1) * (2 * ty + 5))) / 18
-             + np.sum(tx * (tx - 1)) * np.sum(ty * (ty - 1)) / (2 * n * (n - 1))
-             + np.sum(tx * (tx - 1) * (tx - 2)) * np.sum(ty * (ty - 1) * (ty - 2)) / (9 * n * (n - 1) * (n - 2)))
+    def ties(t, factor):  # sum over tie groups of t (t - 1) [(2t + 5) | (t - 2) | 1]
+        return np.sum(t * (t - 1) * factor(t))
+
+    var_s = ((n * (n - 1) * (2 * n + 5) - ties(tx, lambda t: 2 * t + 5) - ties(ty, lambda t: 2 * t + 5)) / 18
+             + ties(tx, np.ones_like) * ties(ty, np.ones_like) / (2 * n * (n - 1))
+             + ties(tx, lambda t: t - 2) * ties(ty, lambda t: t - 2) / (9 * n * (n - 1) * (n - 2)))
     z = s / np.sqrt(var_s)
     return KendallTest(float(tau), float(2 * stats.norm.sf(abs(z))), False)
