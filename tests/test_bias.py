@@ -153,7 +153,7 @@ def test_publication_year_from_label_else_study_id():
     rows = pd.DataFrame({"study": ["partelli2024", "x1999", "smith"],
                          "label": ["Partelli 2024 (NEOLUPANET)", None, "Smith et al. 2011b"]})
     assert publication_year(rows).tolist() == [2024, 1999, 2011]
-    with pytest.raises(AnalysisError, match="study 'nolabel'.*no publication year"):
+    with pytest.raises(AnalysisError, match="study 'nolabel', column 'study': no publication year"):
         publication_year(pd.DataFrame({"study": ["nolabel"]}))
 
 

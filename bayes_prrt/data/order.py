@@ -29,7 +29,8 @@ def publication_year(rows: pd.DataFrame) -> pd.Series:
         found = _YEAR_IN_LABEL.search(label) if isinstance(label, str) else None
         found = found or _YEAR_AT_END.search(study)
         if found is None:
-            raise AnalysisError(f"study '{study}', column 'label': no publication year in its label or study id; "
+            column = "label" if "label" in rows.columns else "study"
+            raise AnalysisError(f"study '{study}', column '{column}': no publication year in its label or study id; "
                                 f"add a '{YEAR}' column or order by another column (--order)")
         years.append(int(found.group(1)))
     return pd.Series(years, index=rows.index, name=YEAR)
