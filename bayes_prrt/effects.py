@@ -112,6 +112,11 @@ def back_transform(values, measure: str, n=None):
     return values
 
 
+def default_measure(rows: pd.DataFrame) -> str:
+    """PFT for a binary outcome, LOGMEDIAN for a median one."""
+    return "PFT" if rows["kind"].iloc[0] == "binary" else "LOGMEDIAN"
+
+
 def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFrame]:
     """Effects of the rows that can be pooled with ``measure``, and those rows."""
     kind, outcome = rows["kind"].iloc[0], rows["outcome"].iloc[0]

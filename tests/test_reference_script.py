@@ -1,4 +1,4 @@
-"""When R with metafor is installed, re-running the committed script reproduces the committed JSON."""
+"""When R with metafor is installed, re-running each committed script reproduces its committed JSON."""
 
 import json
 import shutil
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "tests" / "reference" / "metafor_reference.R"
-COMMITTED = ROOT / "tests" / "reference" / "metafor_reference.json"
+REFERENCE = ROOT / "tests" / "reference"
+SCRIPTS = ["metafor_reference", "bias_reference"]  # <name>.R writes <name>.json
 
 
 def _has_metafor() -> bool:
@@ -21,9 +21,11 @@ def _has_metafor() -> bool:
 
 
 @pytest.mark.skipif(not _has_metafor(), reason="R with metafor is not installed (apt-get install r-cran-metafor)")
-def test_script_reproduces_committed_json(tmp_path):
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_script_reproduces_committed_json(tmp_path, name):
     out = tmp_path / "ref.json"
-    subprocess.run(["Rscript", str(SCRIPT), str(out)], cwd=ROOT, check=True, capture_output=True, timeout=600)
-    fresh, committed = json.loads(out.read_text()), json.loads(COMMITTED.read_text())
+    subprocess.run(["Rscript", str(REFERENCE / f"{name}.R"), str(out)], cwd=ROOT, check=True, capture_output=True,
+                   timeout=600)
+    fresh, committed = json.loads(out.read_text()), json.loads((REFERENCE / f"{name}.json").read_text())
     assert fresh["cases"] == committed["cases"]
     assert fresh["meta"]["metafor"] == committed["meta"]["metafor"]

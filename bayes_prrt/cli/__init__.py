@@ -15,4 +15,6 @@ if os.path.basename(sys.argv[0]) in ("bayes-prrt", "-m", "__main__.py"):  # the 
 from .commands import main  # noqa: E402  (after the handlers)
 
 __all__ = ["main"]
+from . import bias  # noqa: F401,E402
 from . import convert  # noqa: F401,E402
+from . import update  # noqa: F401,E402

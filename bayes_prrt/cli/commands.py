@@ -73,6 +73,16 @@ def open_data(path: str | None):
     return load_dataset() if path is None else load_csv(path)
 
 
+def save_figure(fig, path: str) -> None:
+    """Write a matplotlib figure atomically, in the format of the path's suffix (PNG by default)."""
+    import matplotlib.pyplot as plt
+
+    from ..files import write_atomic
+
+    write_atomic(Path(path), lambda tmp: fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".") or "png"))
+    plt.close(fig)
+
+
 def dump_json(obj) -> None:
     from ..jsonio import dumps
 

@@ -98,7 +98,7 @@ def rma(y, v, X=None, method: str = "REML", hksj: bool = False, coef_names=None,
     f0 = forms(y, v, X, 0.0)
     qe = f0.yPy
     if method == FIXED:
-        I2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 else 0.0
+        I2 = max(0.0, 100 * (qe - (k - p)) / qe) if qe > 0 and k > p else 0.0  # k = p: Q is 0 up to rounding
         H2 = qe / (k - p) if k > p else 1.0
     else:
         I2, H2 = _i2_h2(tau2, (k - p) / f0.trP) if k > p else (0.0, 1.0)
