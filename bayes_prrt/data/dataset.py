@@ -18,6 +18,10 @@ from ..errors import AnalysisError, DataError
 from .loader import covariate_columns, csv_errors, read_csv_text, read_outcomes
 
 DATA_FILES = ("studies.csv", "outcomes.csv", "published_pooled.csv")
+# read when present: the audit's candidate denominators, and the corrected policy's exclusions
+OPTIONAL_FILES = ("denominators.csv", "exclusions.csv")
+OPTIONAL_COLUMNS = {"denominators.csv": ("study", "group", "n", "role", "partition", "part_of", "source"),
+                    "exclusions.csv": ("study", "outcome", "value_source", "rule", "reason", "source")}
 
 # how to choose one row per study when a study has several value sources
 VALUE_POLICIES = {
@@ -25,12 +29,24 @@ VALUE_POLICIES = {
                  "figures of the studies in the meta-analysis",
     "table2": "only Wang 2026 Table 2 figures",
     "primary": "only the primary studies' own figures (all studies)",
-    "corrected": "studies in the meta-analysis, primary figures where they exist, else Table 2",
+    "corrected": "studies in the meta-analysis; per study the audit's corrected figure, else the primary "
+                 "figure, else Table 2, leaving out the figures exclusions.csv names; the 177Lu arm's G3 share",
     "living": "as 'corrected', plus studies published after the meta-analysis",
+    "later": "as 'corrected', with figures from later publications (value source 'later') first",
+}
+# value sources each policy takes, best first, one per study (the others are fixed above)
+POLICY_ORDER = {
+    "corrected": ("corrected", "primary", "meta_table2"),
+    "living": ("corrected", "primary", "meta_table2"),
+    "later": ("later", "corrected", "primary", "meta_table2"),
 }
 STUDY_COVARIATES = ("label", "grade", "g3_share", "site", "setting", "drug", "design", "timing",
                     "response_criteria", "risk_of_bias", "country", "in_meta")
-VALUE_SOURCES = ("meta_table2", "primary")  # value_source in a data folder's outcomes.csv
+# value_source in a data folder's outcomes.csv: Wang 2026 Table 2; the primary study; a figure the audit
+# corrected (its note names the rule); a later publication on the same patients; a subgroup of the study
+# (never chosen by a policy: it is not the study's whole cohort)
+VALUE_SOURCES = ("meta_table2", "primary", "corrected", "later", "subgroup")
+STUDY_SHARES = ("g3_share", "g3_share_arm")  # g3_share_arm: the analysed arm's share, where it differs
 
 
 def embedded_data_dir() -> Path:
@@ -58,6 +74,8 @@ class Dataset:
     studies: pd.DataFrame | None = None
     published: pd.DataFrame | None = None
     covariates: list[str] = field(default_factory=list)
+    denominators: pd.DataFrame | None = None
+    exclusions: pd.DataFrame | None = None
 
     @property
     def embedded(self) -> bool:
@@ -65,6 +83,23 @@ class Dataset:
 
     def outcome_names(self) -> list[str]:
         return list(dict.fromkeys(self.outcomes["outcome"]))
+
+    def excluded(self, rows: pd.DataFrame) -> pd.Series:
+        """True for the rows exclusions.csv names (study x outcome x value source)."""
+        if self.exclusions is None or rows.empty:
+            return pd.Series(False, index=rows.index)
+        key = ["study", "outcome", "value_source"]
+        names = set(map(tuple, self.exclusions[key].to_numpy()))
+        return pd.Series([tuple(k) in names for k in rows[key].to_numpy()], index=rows.index)
+
+    def _best_per_study(self, rows: pd.DataFrame, order: tuple[str, ...]) -> pd.DataFrame:
+        """Per study the row of the first value source in ``order``, exclusions left out; G3 share of the arm."""
+        rows = rows[rows["value_source"].isin(order) & ~self.excluded(rows)]
+        rank = rows["value_source"].map({s: i for i, s in enumerate(order)})
+        chosen = rows.loc[rank.sort_values(kind="stable").index].drop_duplicates("study").sort_index()
+        if "g3_share_arm" in chosen.columns:
+            chosen = chosen.assign(g3_share=chosen["g3_share_arm"].fillna(chosen["g3_share"]))
+        return chosen
 
     def select(self, outcome: str, values: str = "published") -> pd.DataFrame:
         """One row per study for ``outcome`` under a value-source policy (see VALUE_POLICIES)."""
@@ -86,10 +121,7 @@ class Dataset:
         elif values == "published":
             chosen = table2 if not table2.empty else primary[in_meta.loc[primary.index]]
         else:
-            pool = rows if values == "living" else rows[in_meta]
-            has_primary = set(pool.loc[pool["value_source"] == "primary", "study"])
-            keep = (pool["value_source"] == "primary") | ~pool["study"].isin(has_primary)
-            chosen = pool[keep]
+            chosen = self._best_per_study(rows if values == "living" else rows[in_meta], POLICY_ORDER[values])
         if chosen.empty:
             raise AnalysisError(f"no {outcome} values under the '{values}' policy "
                                 f"({VALUE_POLICIES[values]})")
@@ -114,10 +146,11 @@ def read_studies(path: Path) -> pd.DataFrame:
         raise DataError(file, "the study id is empty", row=i + 2, column="study")
     if (i := _first_bad(studies["study"].duplicated())) is not None:
         raise DataError(file, "duplicate study id", row=i + 2, study=studies.loc[i, "study"], column="study")
-    share = pd.to_numeric(studies["g3_share"].str.strip(), errors="coerce")
-    if (i := _first_bad(studies["g3_share"].notna() & ~share.between(0, 1))) is not None:
-        raise DataError(file, "g3_share must be a share from 0 to 1, or empty", row=i + 2,
-                        study=studies.loc[i, "study"], column="g3_share")
+    for col in (c for c in STUDY_SHARES if c in studies.columns):
+        share = pd.to_numeric(studies[col].str.strip(), errors="coerce")
+        if (i := _first_bad(studies[col].notna() & ~share.between(0, 1))) is not None:
+            raise DataError(file, f"{col} must be a share from 0 to 1, or empty", row=i + 2,
+                            study=studies.loc[i, "study"], column=col)
     in_meta = studies["in_meta"].str.strip().str.lower()
     if (i := _first_bad(~in_meta.isin(["true", "false"]))) is not None:
         raise DataError(file, "in_meta must be true or false", row=i + 2, study=studies.loc[i, "study"],
@@ -131,7 +164,7 @@ def _check_folder_outcomes(outcomes: pd.DataFrame, file: str) -> None:
         raise DataError(file, f"missing column; a data folder's outcomes need value_source "
                               f"({' or '.join(VALUE_SOURCES)})", column="value_source")
     if (i := _first_bad(~outcomes["value_source"].isin(VALUE_SOURCES))) is not None:
-        raise DataError(file, f"value_source must be {' or '.join(VALUE_SOURCES)}", row=i + 2,
+        raise DataError(file, f"value_source must be one of {', '.join(VALUE_SOURCES)}", row=i + 2,
                         study=outcomes.loc[i, "study"], column="value_source")
     for col in STUDY_COVARIATES:
         if col in outcomes.columns:
@@ -145,8 +178,9 @@ def _join_studies(outcomes: pd.DataFrame, studies: pd.DataFrame, file: str) -> p
         index = unknown.idxmax()
         raise DataError(file, "study is not listed in studies.csv", row=index + 2,
                         study=outcomes.loc[index, "study"], column="study")
-    table = studies[["study", *STUDY_COVARIATES]].copy()
-    table["g3_share"] = pd.to_numeric(table["g3_share"])
+    table = studies[["study", *STUDY_COVARIATES, *(["g3_share_arm"] if "g3_share_arm" in studies.columns else [])]].copy()
+    for col in (c for c in STUDY_SHARES if c in table.columns):
+        table[col] = pd.to_numeric(table[col])
     return outcomes.merge(table, on="study", how="left", validate="many_to_one")
 
 
@@ -156,10 +190,27 @@ def load_dataset(directory: str | Path | None = None) -> Dataset:
     paths = [folder / name for name in DATA_FILES]
     studies = read_studies(paths[0])
     outcomes = _join_studies(read_outcomes(paths[1]), studies, str(paths[1]))
-    with csv_errors(paths[2]):
-        published = pd.read_csv(paths[2], keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    return Dataset(outcomes=outcomes, source="embedded dataset", sha256=sha256_of(paths),
-                   studies=studies, published=published, covariates=list(STUDY_COVARIATES))
+    published = _read_table(paths[2])
+    optional = [folder / name for name in OPTIONAL_FILES if (folder / name).is_file()]
+    tables = {path.name: _read_table(path, OPTIONAL_COLUMNS[path.name]) for path in optional}
+    return Dataset(outcomes=outcomes, source="embedded dataset", sha256=sha256_of(paths + optional),
+                   studies=studies, published=published, covariates=list(STUDY_COVARIATES),
+                   denominators=tables.get("denominators.csv"), exclusions=tables.get("exclusions.csv"))
+
+
+def _read_table(path: Path, needed: tuple[str, ...] = ()) -> pd.DataFrame:
+    with csv_errors(path):
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    for col in needed:
+        if col not in table.columns:
+            raise DataError(str(path), f"missing column; the table needs {', '.join(needed)}", column=col)
+    if "n" in needed:
+        n = pd.to_numeric(table["n"], errors="coerce")
+        if (i := _first_bad(~(n > 0) | (n % 1 != 0))) is not None:
+            raise DataError(str(path), "n must be a whole number of patients greater than 0", row=i + 2,
+                            study=str(table.loc[i, "study"]), column="n")
+        table["n"] = n.astype(int)
+    return table
 
 
 def load_csv(path: str | Path) -> Dataset:
