@@ -178,7 +178,8 @@ def _join_studies(outcomes: pd.DataFrame, studies: pd.DataFrame, file: str) -> p
         index = unknown.idxmax()
         raise DataError(file, "study is not listed in studies.csv", row=index + 2,
                         study=outcomes.loc[index, "study"], column="study")
-    table = studies[["study", *STUDY_COVARIATES, *(["g3_share_arm"] if "g3_share_arm" in studies.columns else [])]].copy()
+    extra = [c for c in STUDY_SHARES if c in studies.columns and c not in STUDY_COVARIATES]
+    table = studies[["study", *STUDY_COVARIATES, *extra]].copy()
     for col in (c for c in STUDY_SHARES if c in table.columns):
         table[col] = pd.to_numeric(table[col])
     return outcomes.merge(table, on="study", how="left", validate="many_to_one")

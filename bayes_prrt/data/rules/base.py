@@ -91,7 +91,8 @@ def study_table(data: Dataset) -> pd.DataFrame:
 
 
 def text(value) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value) else str(value).strip()
+    """A cell as stripped text; empty for a missing value."""
+    return "" if value is None or pd.isna(value) else str(value).strip()
 
 
 def value_sources(rows: pd.DataFrame) -> pd.Series:

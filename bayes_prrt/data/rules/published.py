@@ -69,7 +69,8 @@ def check_loo_side(data: Dataset) -> list[Finding]:
         loo = p[(p["outcome"] == r.outcome) & p["statistic"].isin(LOO) & p["subgroup"].isna()]
         if loo.empty or not ((loo["estimate"] < r.estimate).all() or (loo["estimate"] > r.estimate).all()):
             continue
-        values = ", ".join(f"{v:g} ({s.replace('leave_one_out_', '')})" for v, s in zip(loo["estimate"], loo["statistic"]))
+        values = ", ".join(f"{v:g} ({s.removeprefix('leave_one_out_')})"
+                           for v, s in zip(loo["estimate"], loo["statistic"]))
         found.append(Finding("loo_side", "(pooled)", r.outcome,
                              f"every published leave-one-out value ({values}) lies on the same side of the "
                              f"full estimate {r.estimate:g}; omitting each study in turn cannot move the "
@@ -123,7 +124,8 @@ def check_input_range(data: Dataset) -> list[Finding]:
         except ValueError:
             continue
         shown = pd.to_numeric(rows["reported"], errors="coerce") if "reported" in rows.columns else None
-        values = (rows["events"].astype(float) / rows["n"].astype(float)).where(rows["kind"] == "binary", rows["median"])
+        ratio = rows["events"].astype(float) / rows["n"].astype(float)
+        values = ratio.where(rows["kind"] == "binary", rows["median"])
         values = values if shown is None else shown.fillna(values)  # as printed, where printed
         for study, v, source in zip(rows["study"], values, rows["value_source"]):
             if pd.notna(v) and not r.range_low - 5e-4 <= v <= r.range_high + 5e-4:

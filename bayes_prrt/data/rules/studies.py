@@ -27,7 +27,7 @@ def _activity_problem(value: str) -> tuple[str, str] | None:
             return "error", f"'{value}' is not a per-cycle activity in GBq (a number, arms as a/b)"
         nums = [float(e) for e in ends]
         if max(nums) >= CUMULATIVE_GBQ:
-            return "error", (f"{arm} GBq is {'a range reaching' if len(nums) == 2 else ''} at least two "
+            return "error", (f"{arm} GBq {'reaches' if len(nums) == 2 else 'is'} at least two "
                              f"standard cycles ({CUMULATIVE_GBQ:g} GBq): a cumulative figure in a per-cycle column")
         if len(nums) == 2 and not (low <= nums[0] and nums[1] <= high):
             return "error", f"{arm} GBq is a range of activities, not one per-cycle activity"
@@ -97,7 +97,8 @@ def check_overlap(data: Dataset) -> list[Finding]:
         for col in ("centre", "trial"):
             if _tokens(getattr(a, col, None)) & _tokens(getattr(b, col, None)):
                 shared.append(f"{col} {text(getattr(a, col))}")
-        if b.study in _tokens(getattr(a, "overlaps_with", None)) or a.study in _tokens(getattr(b, "overlaps_with", None)):
+        linked = _tokens(getattr(a, "overlaps_with", None)) | _tokens(getattr(b, "overlaps_with", None))
+        if {a.study.lower(), b.study.lower()} & linked:
             shared.append("recorded as overlapping")
         team = _names(getattr(a, "team", None))
         authors = [team[k] for k in sorted(set(team) & _tokens(getattr(b, "team", None)))]
