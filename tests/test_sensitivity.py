@@ -147,3 +147,16 @@ def test_scenario_shift_table_against_metafor(dataset):
     assert "singh2024: 237/261 -> 137/151 (grim error, denominators error" in table.loc["DCR", "changes"]
     assert "kennedy2022: 97/104 -> left out (grim error)" in table.loc["DCR", "changes"]
     assert table.loc["PFS", "shift"] == 0 and table.loc["PFS", "changes"] == ""
+
+
+def test_cli_shift():
+    result = CliRunner().invoke(main, ["shift", "--to", "one_per_cohort", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["outcome"]: r for r in json.loads(result.output)["shift"]}
+    assert set(rows) == {"DCR", "ORR", "PFS", "OS"}
+    changes = rows["DCR"]["changes"]
+    assert "minczeles2022: 181/243 -> left out (" in changes and "overlap warning" in changes
+    strict_out = CliRunner().invoke(main, ["shift", "--to", "strict", "--json"]).output
+    strict = {r["outcome"]: r for r in json.loads(strict_out)["shift"]}
+    assert strict["PFS"]["strict"] is None and strict["PFS"]["note"].startswith("not poolable")
+    assert "braat2020: 25/30 -> left out (inclusion warning)" in strict["DCR"]["changes"]

@@ -15,3 +15,4 @@ if os.path.basename(sys.argv[0]) in ("bayes-prrt", "-m", "__main__.py"):  # the 
 from .commands import main  # noqa: E402  (after the handlers)
 
 __all__ = ["main"]
+from . import scenarios  # noqa: F401,E402

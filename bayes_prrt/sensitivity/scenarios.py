@@ -23,6 +23,7 @@ import pandas as pd
 from ..data.audit import audit, inclusion_violations
 from ..data.dataset import Dataset
 from ..data.rules.base import text
+from ..errors import AnalysisError
 from ..freq.pool import pool
 
 SCENARIOS = {
@@ -35,6 +36,7 @@ SCENARIOS = {
     "one_per_cohort": "corrected, one study per overlapping cohort (most patients, then the more recent)",
 }
 SHIFT_MEASURES = {"binary": "PFT", "median": "LOGMEDIAN"}
+SCENARIO_RULES = {"strict": "inclusion", "one_per_cohort": "overlap"}  # the audit rule behind a scenario's drops
 
 
 def cohort_groups(studies: pd.DataFrame) -> list[set[str]]:
@@ -87,15 +89,19 @@ def _figure(row) -> str:
     return f"{row['median']:g}" + ("" if pd.notna(row["ci_low"]) else " (no CI)")
 
 
-def _changes(before: pd.DataFrame, after: pd.DataFrame, rules: dict, outcome: str) -> list[str]:
-    """'study: from -> to (rules)' for each study whose figure differs between the two row sets."""
+def _changes(before: pd.DataFrame, after: pd.DataFrame, rules: dict, outcome: str,
+             study_rule: str | None) -> list[str]:
+    """'study: from -> to (rules)' for each study whose figure differs between the two row sets; a study
+    left out also lists the findings of the study-level rule the scenario applies (``study_rule``)."""
     a, b = before.set_index("study"), after.set_index("study")
     out = []
     for study in list(dict.fromkeys([*a.index, *b.index])):
         x = _figure(a.loc[study]) if study in a.index else "absent"
         y = _figure(b.loc[study]) if study in b.index else "left out"
         if x != y:
-            why = rules.get((study, outcome, a.loc[study, "value_source"] if study in a.index else ""), [])
+            why = list(rules.get((study, outcome, a.loc[study, "value_source"] if study in a.index else ""), []))
+            if study not in b.index and study_rule:  # left out by the scenario's own study-level rule
+                why += [r for r in rules.get((study, "", ""), []) if r.startswith(study_rule + " ")]
             out.append(f"{study}: {x} -> {y}" + (f" ({', '.join(why)})" if why else ""))
     return out
 
@@ -104,10 +110,11 @@ def scenario_shift_table(data: Dataset, to: str = "corrected", tau2_method: str 
     """Per outcome: the pooled value under 'published' and under ``to`` (PFT for proportions,
     LOGMEDIAN for medians, ``tau2_method`` random effects), the shift, and the studies whose figure
     changed with the audit rules that flagged the published figure."""
-    rules: dict[tuple[str, str, str], list[str]] = {}
+    rules: dict[tuple[str, str, str], list[str]] = {}  # (study, outcome, value source); study-level: outcome ''
     for f in audit(data):
-        if f.value_source and f.severity in ("error", "warning"):
-            names = rules.setdefault((f.study, f.outcome, f.value_source), [])
+        if f.severity in ("error", "warning") and (f.value_source or f.outcome == "(study)"):
+            key = (f.study, f.outcome, f.value_source) if f.value_source else (f.study, "", "")
+            names = rules.setdefault(key, [])
             if f"{f.check} {f.severity}" not in names:
                 names.append(f"{f.check} {f.severity}")
     out = []
@@ -117,8 +124,14 @@ def scenario_shift_table(data: Dataset, to: str = "corrected", tau2_method: str 
         before, _ = scenario_rows(data, outcome, "published")
         after, _ = scenario_rows(data, outcome, to)
         measure = SHIFT_MEASURES[before["kind"].iloc[0]]
-        p, c = pool(before, measure, tau2_method), pool(after, measure, tau2_method)
+        p = pool(before, measure, tau2_method)
+        try:
+            c, note = pool(after, measure, tau2_method), ""
+        except AnalysisError as err:  # too few poolable studies under the scenario
+            c, note = None, f"not poolable: {err}"
+        estimate = c.estimate if c else float("nan")
         out.append({"outcome": outcome, "measure": measure, "published": p.estimate, "published_k": p.k,
-                    to: c.estimate, f"{to}_k": c.k, "shift": c.estimate - p.estimate,
-                    "changes": "; ".join(_changes(before, after, rules, outcome))})
+                    to: estimate, f"{to}_k": c.k if c else len(after), "shift": estimate - p.estimate,
+                    "changes": "; ".join(_changes(before, after, rules, outcome, SCENARIO_RULES.get(to))),
+                    "note": note})
     return pd.DataFrame(out)
