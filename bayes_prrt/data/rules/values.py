@@ -116,10 +116,11 @@ def check_complementary(data: Dataset) -> list[Finding]:
     rows = binary_rows(data)
     for (study, source), g in rows.groupby(["study", "value_source"], sort=False):
         cells = {r.outcome: r for r in g.itertuples()}
+        label = f"{source} " if source else ""
         dcr, orr = cells.get("DCR"), cells.get("ORR")
         if dcr is not None and orr is not None and orr.events / orr.n > dcr.events / dcr.n:
             found.append(Finding("complementary", study, "ORR",
-                                 f"{source} ORR {printed(orr)} exceeds DCR {printed(dcr)}: responders are "
+                                 f"{label}ORR {printed(orr)} exceeds DCR {printed(dcr)}: responders are "
                                  f"part of disease control", "error", source))
         for a, b in combinations(cells.values(), 2):
             if a.n != b.n or a.events + b.events != a.n:
@@ -129,12 +130,12 @@ def check_complementary(data: Dataset) -> list[Finding]:
             if split:
                 for cell in (a, b):
                     found.append(Finding("complementary", study, cell.outcome,
-                                         f"{source} {pair}: the counts are the study's split ({split}), "
+                                         f"{label}{pair}: the counts are the study's split ({split}), "
                                          f"not {cell.outcome}", "error", source))
             else:
                 cell = b if b.outcome == "ORR" or a.outcome != "ORR" else a
                 found.append(Finding("complementary", study, cell.outcome,
-                                     f"{source} {pair}: one may be the complement of the other", "warning", source))
+                                     f"{label}{pair}: one may be the complement of the other", "warning", source))
     return found
 
 
