@@ -321,3 +321,11 @@ def test_every_rule_is_documented():
 def test_summary_command():
     result = CliRunner().invoke(main, ["summary"])
     assert result.exit_code == 0 and "Outcomes by value source" in result.output and "1710" in result.output
+
+
+def test_complement_across_value_sources(write_csv):
+    path = write_csv("study,outcome,value_source,events,n\na,DCR,meta_table2,25,100\na,DCR,primary,75,100\n"
+                     "b,DCR,meta_table2,70,100\nb,DCR,primary,72,100\n")
+    found = _of(audit(load_csv(path)), "complementary")
+    assert [(f.study, f.value_source, f.severity) for f in found] == [("a", "primary", "warning")]
+    assert "meta_table2 DCR 0.250 + primary DCR 0.750 = 1" in found[0].message

@@ -107,35 +107,39 @@ def _split(data: Dataset, study: str, counts: set[int]) -> str | None:
     return None
 
 
+def _cell(r) -> str:
+    return f"{r.value_source + ' ' if r.value_source else ''}{r.outcome} {printed(r)}"
+
+
 def check_complementary(data: Dataset) -> list[Finding]:
-    """ORR above DCR (responders are a subset of disease control: impossible), and two outcome cells
-    of a study that sum to exactly 1 (one may be the complement of the other: ORR = 1 - DCR is the
-    share progressing). An error when the two counts are the two halves of a split the study
-    reports (Ortega 2021: 71 clinical responders / 20 non-responders), else a warning."""
+    """ORR above DCR from one source (responders are a subset of disease control: impossible), and
+    two outcome cells of a study, from any sources, that sum to exactly 1 (one may be the complement
+    of the other: ORR = 1 - DCR is the share progressing). An error when the two counts are the two
+    halves of a split the study reports (Ortega 2021: 71 clinical responders / 20 non-responders),
+    else a warning."""
     found = []
     rows = binary_rows(data)
     for (study, source), g in rows.groupby(["study", "value_source"], sort=False):
         cells = {r.outcome: r for r in g.itertuples()}
-        label = f"{source} " if source else ""
         dcr, orr = cells.get("DCR"), cells.get("ORR")
         if dcr is not None and orr is not None and orr.events / orr.n > dcr.events / dcr.n:
-            found.append(Finding("complementary", study, "ORR",
-                                 f"{label}ORR {printed(orr)} exceeds DCR {printed(dcr)}: responders are "
-                                 f"part of disease control", "error", source))
-        for a, b in combinations(cells.values(), 2):
+            found.append(Finding("complementary", study, "ORR", f"{_cell(orr)} exceeds {_cell(dcr)}: responders "
+                                                                f"are part of disease control", "error", source))
+    for study, g in rows.groupby("study", sort=False):
+        for a, b in combinations(g.itertuples(), 2):
             if a.n != b.n or a.events + b.events != a.n:
                 continue
             split = _split(data, study, {int(a.events), int(b.events)})
-            pair = f"{a.outcome} {printed(a)} + {b.outcome} {printed(b)} = 1"
+            pair = f"{_cell(a)} + {_cell(b)} = 1"
             if split:
                 for cell in (a, b):
                     found.append(Finding("complementary", study, cell.outcome,
-                                         f"{label}{pair}: the counts are the study's split ({split}), "
-                                         f"not {cell.outcome}", "error", source))
+                                         f"{pair}: the counts are the study's split ({split}), not {cell.outcome}",
+                                         "error", cell.value_source))
             else:
                 cell = b if b.outcome == "ORR" or a.outcome != "ORR" else a
                 found.append(Finding("complementary", study, cell.outcome,
-                                     f"{label}{pair}: one may be the complement of the other", "warning", source))
+                                     f"{pair}: one may be the complement of the other", "warning", cell.value_source))
     return found
 
 
