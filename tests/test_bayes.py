@@ -234,9 +234,11 @@ def test_joint_model_close_to_separate_models(joint_fit):
 def test_joint_counts_need_same_n(dataset):
     from bayes_prrt.bayes.joint import response_counts
 
-    counts, notes = response_counts(dataset, "corrected")
-    assert (counts["stable"] >= 0).all()
-    assert any("strosberg2021" in n for n in notes)  # ORR over the 117 of the 177Lu arm, DCR over 231 (Table 2)
+    counts, notes = response_counts(dataset, "table2")
+    assert (counts["stable"] >= 0).all() and not notes  # Table 2 gives DCR and ORR over the same N
+    counts, notes = response_counts(dataset, "living")
+    assert any("minczeles2022" in n for n in notes)  # DCR over the 130 analysed (primary), ORR over 243 (Table 2)
+    assert counts.set_index("study").loc["strosberg2021", "n"] == 117  # both over the 177Lu arm once corrected
 
 
 def test_numeric_covariate_left_out_studies_are_named(dataset):

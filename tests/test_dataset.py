@@ -74,3 +74,48 @@ def test_covariates_joined(dataset):
 def test_embedded_dir_has_the_files():
     names = {p.name for p in embedded_data_dir().iterdir()}
     assert {"studies.csv", "outcomes.csv", "published_pooled.csv"} <= names
+
+
+def test_later_and_subgroup_figures(dataset):
+    rows = dataset.outcomes.set_index(["study", "outcome", "value_source"])
+    netter1 = rows.loc[("strosberg2021", "PFS", "later")]
+    assert netter1["median"] == 28.4 and pd.isna(netter1["ci_low"]) and "Kunz" in netter1["source"]
+    os_ = rows.loc[("vanderzwan2018", "OS", "later")]
+    assert (os_["median"], os_["ci_low"], os_["ci_high"], os_["n"]) == (80.8, 66.0, 95.6, 181)
+    assert rows.loc[("vanderzwan2018", "PFS", "later"), "median"] == 19
+    sub = dataset.outcomes[dataset.outcomes["value_source"] == "subgroup"].set_index("outcome")
+    assert set(sub["study"]) == {"lazarenko2026"}
+    assert (sub.loc["DCR", "events"], sub.loc["ORR", "events"], sub.loc["DCR", "n"]) == (10, 5, 13)
+    assert (sub.loc["PFS", "median"], sub.loc["OS", "median"], sub.loc["PFS", "n"]) == (12.2, 28.2, 17)
+
+
+def test_medians_without_ci_are_kept(dataset):
+    rows = dataset.outcomes[dataset.outcomes["value_source"] == "primary"].set_index(["study", "outcome"])
+    for key, median in {("kennedy2022", "PFS"): 43, ("kennedy2022", "OS"): 71, ("paganelli2020", "PFS"): 59.8}.items():
+        assert rows.loc[key, "median"] == median and pd.isna(rows.loc[key, "ci_low"]), key
+
+
+def test_no_policy_pools_a_subgroup_or_changes_published(dataset):
+    for policy in ("published", "table2", "primary", "corrected", "living", "later"):
+        for outcome in ("DCR", "ORR", "PFS", "OS"):
+            try:
+                rows = dataset.select(outcome, policy)
+            except AnalysisError:
+                continue
+            assert "subgroup" not in set(rows["value_source"]) and not rows["study"].duplicated().any()
+    assert dataset.select("PFS")["value_source"].eq("primary").all()  # 'later' rows do not enter 'published'
+    later = dataset.select("OS", "later").set_index("study")
+    assert later.loc["vanderzwan2018", "median"] == 80.8 and later.loc["strosberg2021", "value_source"] == "primary"
+
+
+def test_arm_g3_share(dataset):
+    assert dataset.select("ORR", "published").set_index("study").loc["singh2024", "g3_share"] == pytest.approx(0.35)
+    assert dataset.select("ORR", "corrected").set_index("study").loc["singh2024", "g3_share"] == pytest.approx(0.34)
+
+
+def test_exclusions_and_corrected_rows(dataset):
+    corrected = dataset.select("DCR", "corrected").set_index("study")
+    assert {"kennedy2022", "ortega2021"}.isdisjoint(corrected.index)
+    assert (corrected.loc["strosberg2021", "events"], corrected.loc["strosberg2021", "n"]) == (97, 117)
+    assert set(dataset.exclusions["rule"]) <= {"grim", "complementary"}
+    assert dataset.denominators["source"].notna().all()

@@ -29,3 +29,12 @@ def test_script_reproduces_committed_json(tmp_path, name):
     fresh, committed = json.loads(out.read_text()), json.loads((REFERENCE / f"{name}.json").read_text())
     assert fresh["cases"] == committed["cases"]
     assert fresh["meta"]["metafor"] == committed["meta"]["metafor"]
+
+
+@pytest.mark.skipif(not _has_metafor(), reason="R with metafor is not installed (apt-get install r-cran-metafor)")
+def test_scenario_shift_script_reproduces_committed_json(tmp_path):
+    out = tmp_path / "shift.json"
+    subprocess.run(["Rscript", str(ROOT / "tests" / "reference" / "scenario_shift.R"), str(out)], cwd=ROOT,
+                   check=True, capture_output=True, timeout=300)
+    committed = json.loads((ROOT / "tests" / "reference" / "scenario_shift.json").read_text())
+    assert json.loads(out.read_text())["cases"] == committed["cases"]

@@ -1,6 +1,7 @@
 """Sensitivity analysis: verdicts, reweighting, scenarios, and the command on the embedded data."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,3 +121,42 @@ def test_cli_sensitivity_json(tmp_path):
     assert out["loo_range"]["published"] is None and len(out["loo_range"]["bayes"]) == 2
     assert out["timing"]["extra_prior_median_s"] < 1.0  # priors reuse the likelihood: no refit per prior
     assert plot.exists() and plot.stat().st_size > 10_000
+
+
+def test_one_study_per_cohort(dataset):
+    rows, notes = scenario_rows(dataset, "DCR", "one_per_cohort")
+    assert "minczeles2022" not in set(rows["study"]) and "vanderzwan2018" in set(rows["study"])  # 130 < 168
+    assert notes == ["one_per_cohort: dropped minczeles2022"]
+    os_rows, os_notes = scenario_rows(dataset, "OS", "one_per_cohort")  # van der Zwan has no OS here
+    assert "minczeles2022" in set(os_rows["study"]) and not os_notes
+
+
+def test_scenario_shift_table_against_metafor(dataset):
+    from bayes_prrt.sensitivity.scenarios import scenario_shift_table
+
+    reference = json.loads((Path(__file__).parent / "reference" / "scenario_shift.json").read_text())["cases"]
+    table = scenario_shift_table(dataset).set_index("outcome")
+    for outcome in ("DCR", "ORR"):
+        for scenario in ("published", "corrected"):
+            ref = reference[outcome][scenario]
+            rows, _ = scenario_rows(dataset, outcome, scenario)
+            assert sorted(zip(rows["study"], rows["events"], rows["n"])) == sorted(
+                zip(ref["study"], ref["events"], ref["n"]))
+            assert table.loc[outcome, scenario] == pytest.approx(ref["estimate"], abs=1e-9)
+        assert table.loc[outcome, "corrected_k"] == reference[outcome]["corrected"]["k"]
+    assert "singh2024: 237/261 -> 137/151 (grim error, denominators error" in table.loc["DCR", "changes"]
+    assert "kennedy2022: 97/104 -> left out (grim error)" in table.loc["DCR", "changes"]
+    assert table.loc["PFS", "shift"] == 0 and table.loc["PFS", "changes"] == ""
+
+
+def test_cli_shift():
+    result = CliRunner().invoke(main, ["shift", "--to", "one_per_cohort", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["outcome"]: r for r in json.loads(result.output)["shift"]}
+    assert set(rows) == {"DCR", "ORR", "PFS", "OS"}
+    changes = rows["DCR"]["changes"]
+    assert "minczeles2022: 181/243 -> left out (" in changes and "overlap warning" in changes
+    strict_out = CliRunner().invoke(main, ["shift", "--to", "strict", "--json"]).output
+    strict = {r["outcome"]: r for r in json.loads(strict_out)["shift"]}
+    assert strict["PFS"]["strict"] is None and strict["PFS"]["note"].startswith("not poolable")
+    assert "braat2020: 25/30 -> left out (inclusion warning)" in strict["DCR"]["changes"]

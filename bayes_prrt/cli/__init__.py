@@ -17,4 +17,5 @@ from .commands import main  # noqa: E402  (after the handlers)
 __all__ = ["main"]
 from . import bias  # noqa: F401,E402
 from . import convert  # noqa: F401,E402
+from . import scenarios  # noqa: F401,E402
 from . import update  # noqa: F401,E402

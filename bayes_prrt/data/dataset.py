@@ -20,6 +20,10 @@ from .formats import Table, csv_errors, read_grid, read_table
 from .loader import covariate_columns, read_outcomes, validate_outcomes
 
 DATA_FILES = ("studies.csv", "outcomes.csv", "published_pooled.csv")
+# read when present: the audit's candidate denominators, and the corrected policy's exclusions
+OPTIONAL_FILES = ("denominators.csv", "exclusions.csv")
+OPTIONAL_COLUMNS = {"denominators.csv": ("study", "group", "n", "role", "partition", "part_of", "source"),
+                    "exclusions.csv": ("study", "outcome", "value_source", "rule", "reason", "source")}
 
 # how to choose one row per study when a study has several value sources
 VALUE_POLICIES = {
@@ -27,12 +31,24 @@ VALUE_POLICIES = {
                  "figures of the studies in the meta-analysis",
     "table2": "only Wang 2026 Table 2 figures",
     "primary": "only the primary studies' own figures (all studies)",
-    "corrected": "studies in the meta-analysis, primary figures where they exist, else Table 2",
+    "corrected": "studies in the meta-analysis; per study the audit's corrected figure, else the primary "
+                 "figure, else Table 2, leaving out the figures exclusions.csv names; the 177Lu arm's G3 share",
     "living": "as 'corrected', plus studies published after the meta-analysis",
+    "later": "as 'corrected', with figures from later publications (value source 'later') first",
+}
+# value sources each policy takes, best first, one per study (the others are fixed above)
+POLICY_ORDER = {
+    "corrected": ("corrected", "primary", "meta_table2"),
+    "living": ("corrected", "primary", "meta_table2"),
+    "later": ("later", "corrected", "primary", "meta_table2"),
 }
 STUDY_COVARIATES = ("label", "grade", "g3_share", "site", "setting", "drug", "design", "timing",
                     "response_criteria", "risk_of_bias", "country", "in_meta")
-VALUE_SOURCES = ("meta_table2", "primary")  # value_source in a data folder's outcomes.csv
+# value_source in a data folder's outcomes.csv: Wang 2026 Table 2; the primary study; a figure the audit
+# corrected (its note names the rule); a later publication on the same patients; a subgroup of the study
+# (never chosen by a policy: it is not the study's whole cohort)
+VALUE_SOURCES = ("meta_table2", "primary", "corrected", "later", "subgroup")
+STUDY_SHARES = ("g3_share", "g3_share_arm")  # g3_share_arm: the analysed arm's share, where it differs
 
 
 def sha256_of(paths) -> str:
@@ -54,6 +70,8 @@ class Dataset:
     studies: pd.DataFrame | None = None
     published: pd.DataFrame | None = None
     covariates: list[str] = field(default_factory=list)
+    denominators: pd.DataFrame | None = None
+    exclusions: pd.DataFrame | None = None
 
     @property
     def embedded(self) -> bool:
@@ -61,6 +79,23 @@ class Dataset:
 
     def outcome_names(self) -> list[str]:
         return list(dict.fromkeys(self.outcomes["outcome"]))
+
+    def excluded(self, rows: pd.DataFrame) -> pd.Series:
+        """True for the rows exclusions.csv names (study x outcome x value source)."""
+        if self.exclusions is None or rows.empty:
+            return pd.Series(False, index=rows.index)
+        key = ["study", "outcome", "value_source"]
+        names = set(map(tuple, self.exclusions[key].to_numpy()))
+        return pd.Series([tuple(k) in names for k in rows[key].to_numpy()], index=rows.index)
+
+    def _best_per_study(self, rows: pd.DataFrame, order: tuple[str, ...]) -> pd.DataFrame:
+        """Per study the row of the first value source in ``order``, exclusions left out; G3 share of the arm."""
+        rows = rows[rows["value_source"].isin(order) & ~self.excluded(rows)]
+        rank = rows["value_source"].map({s: i for i, s in enumerate(order)})
+        chosen = rows.loc[rank.sort_values(kind="stable").index].drop_duplicates("study").sort_index()
+        if "g3_share_arm" in chosen.columns:
+            chosen = chosen.assign(g3_share=chosen["g3_share_arm"].fillna(chosen["g3_share"]))
+        return chosen
 
     def select(self, outcome: str, values: str = "published") -> pd.DataFrame:
         """One row per study for ``outcome`` under a value-source policy (see VALUE_POLICIES)."""
@@ -82,10 +117,7 @@ class Dataset:
         elif values == "published":
             chosen = table2 if not table2.empty else primary[in_meta.loc[primary.index]]
         else:
-            pool = rows if values == "living" else rows[in_meta]
-            has_primary = set(pool.loc[pool["value_source"] == "primary", "study"])
-            keep = (pool["value_source"] == "primary") | ~pool["study"].isin(has_primary)
-            chosen = pool[keep]
+            chosen = self._best_per_study(rows if values == "living" else rows[in_meta], POLICY_ORDER[values])
         if chosen.empty:
             raise AnalysisError(f"no {outcome} values under the '{values}' policy "
                                 f"({VALUE_POLICIES[values]})")
@@ -110,9 +142,10 @@ def read_studies(path: Path) -> pd.DataFrame:
         raise table.error("the study id is empty", i, "study")
     if (i := _first_bad(studies["study"].duplicated())) is not None:
         raise table.error("duplicate study id", i, "study")
-    share = pd.to_numeric(studies["g3_share"], errors="coerce")
-    if (i := _first_bad(studies["g3_share"].notna() & ~share.between(0, 1))) is not None:
-        raise table.error("g3_share must be a share from 0 to 1, or empty", i, "g3_share")
+    for col in (c for c in STUDY_SHARES if c in studies.columns):
+        share = pd.to_numeric(studies[col], errors="coerce")
+        if (i := _first_bad(studies[col].notna() & ~share.between(0, 1))) is not None:
+            raise table.error(f"{col} must be a share from 0 to 1, or empty", i, col)
     in_meta = studies["in_meta"].str.lower()
     if (i := _first_bad(~in_meta.isin(["true", "false"]))) is not None:
         raise table.error("in_meta must be true or false", i, "in_meta")
@@ -125,7 +158,7 @@ def _check_folder_outcomes(outcomes: pd.DataFrame, table: Table) -> None:
         raise DataError(table.file, f"missing column; a data folder's outcomes need value_source "
                                     f"({' or '.join(VALUE_SOURCES)})", column="value_source")
     if (i := _first_bad(~outcomes["value_source"].isin(VALUE_SOURCES))) is not None:
-        raise table.error(f"value_source must be {' or '.join(VALUE_SOURCES)}", i, "value_source")
+        raise table.error(f"value_source must be one of {', '.join(VALUE_SOURCES)}", i, "value_source")
     for col in STUDY_COVARIATES:
         if col in outcomes.columns:
             raise DataError(table.file, "this is a study covariate; give it in studies.csv, not here", row=1,
@@ -138,9 +171,11 @@ def _join_studies(table: Table, studies: pd.DataFrame) -> pd.DataFrame:
     unknown = ~outcomes["study"].isin(studies["study"])
     if unknown.any():
         raise table.error("study is not listed in studies.csv", unknown.idxmax(), "study")
-    table = studies[["study", *STUDY_COVARIATES]].copy()
-    table["g3_share"] = pd.to_numeric(table["g3_share"])
-    return outcomes.merge(table, on="study", how="left", validate="many_to_one")
+    extra = [c for c in STUDY_SHARES if c in studies.columns and c not in STUDY_COVARIATES]
+    covariates = studies[["study", *STUDY_COVARIATES, *extra]].copy()
+    for col in (c for c in STUDY_SHARES if c in covariates.columns):
+        covariates[col] = pd.to_numeric(covariates[col])
+    return outcomes.merge(covariates, on="study", how="left", validate="many_to_one")
 
 
 def load_dataset(directory: str | Path | None = None) -> Dataset:
@@ -149,10 +184,27 @@ def load_dataset(directory: str | Path | None = None) -> Dataset:
     paths = [folder / name for name in DATA_FILES]
     studies = read_studies(paths[0])
     outcomes = _join_studies(read_table(paths[1]), studies)
-    with csv_errors(paths[2]):
-        published = pd.read_csv(paths[2], keep_default_na=False, na_values=[""], encoding="utf-8-sig")
-    return Dataset(outcomes=outcomes, source="embedded dataset", sha256=sha256_of(paths),
-                   studies=studies, published=published, covariates=list(STUDY_COVARIATES))
+    published = _read_table(paths[2])
+    optional = [folder / name for name in OPTIONAL_FILES if (folder / name).is_file()]
+    tables = {path.name: _read_table(path, OPTIONAL_COLUMNS[path.name]) for path in optional}
+    return Dataset(outcomes=outcomes, source="embedded dataset", sha256=sha256_of(paths + optional),
+                   studies=studies, published=published, covariates=list(STUDY_COVARIATES),
+                   denominators=tables.get("denominators.csv"), exclusions=tables.get("exclusions.csv"))
+
+
+def _read_table(path: Path, needed: tuple[str, ...] = ()) -> pd.DataFrame:
+    with csv_errors(path):
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
+    for col in needed:
+        if col not in table.columns:
+            raise DataError(str(path), f"missing column; the table needs {', '.join(needed)}", column=col)
+    if "n" in needed:
+        n = pd.to_numeric(table["n"], errors="coerce")
+        if (i := _first_bad(~(n > 0) | (n % 1 != 0))) is not None:
+            raise DataError(str(path), "n must be a whole number of patients greater than 0", row=i + 2,
+                            study=str(table.loc[i, "study"]), column="n")
+        table["n"] = n.astype(int)
+    return table
 
 
 def load_csv(path: str | Path) -> Dataset:

@@ -16,11 +16,16 @@ def print_dataset_summary(data, frame: pd.DataFrame) -> None:
     print_frame(frame, title="Outcomes by value source")
 
 
-def print_audit(findings) -> None:
-    if not findings:
+def print_audit(result) -> None:
+    """An ``AuditResult``: the findings with their rule and severity, then the rules skipped."""
+    if result.findings:
+        frame = pd.DataFrame([f.to_dict() for f in result.findings])
+        print_frame(frame[["rule", "severity", "study", "outcome", "message", "corrected_value"]],
+                    title=f"Audit: {len(result.findings)} findings")
+    else:
         print_text("Audit: no findings.")
-        return
-    print_frame(pd.DataFrame([f.to_dict() for f in findings]), title=f"Audit: {len(findings)} findings")
+    for s in result.skipped:
+        print_text(f"skipped {s['rule']}: {s['reason']}")
 
 
 def print_freq(fit) -> None:
