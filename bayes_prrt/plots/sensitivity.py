@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from ..outcomes import UNITS
+from .layout import save
 
 
 def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:
@@ -23,5 +24,4 @@ def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:
         ax.set_xlabel(f"pooled {res.outcome} ({UNITS[kinds[res.outcome]]})\nposterior median and 95% CrI")
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, format="png", dpi=120)
-    plt.close(fig)
+    save(fig, path)

@@ -19,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import BayesPrrtError
-from ..plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subgroups
+from ..plots.bayes import plot_contrasts, plot_prior_posterior, plot_subgroups, plot_tau_i2
+from ..plots.forest import plot_forest
+from ..plots.influence import plot_influence
 from ..plots.sensitivity import plot_sensitivity
 from .html import render_report
 
@@ -119,18 +121,26 @@ def _diagnostics(o):
 
 
 def figures(run, folder: Path) -> dict[str, str]:
-    """Draw every figure into ``folder``; returns name -> caption."""
+    """Draw every figure into ``folder`` (PNG, and SVG beside it); returns name -> caption."""
     captions = {}
+
+    def draw(plot, name, caption, *args):
+        plot(*args, str(folder / f"{name}.png"))
+        captions[name] = caption
+
     for o in run.outcomes:
-        plot_forest(o, str(folder / f"forest_{o.outcome}.png"))
-        captions[f"forest_{o.outcome}"] = f"{o.outcome}: each study's reported value and shrunken estimate, pooled values"
+        draw(plot_forest, f"forest_{o.outcome}", f"{o.outcome}: forest plot. Squares: each study's reported value "
+             "and 95% CI (area proportional to the frequentist weight); blue: Bayesian shrunken estimate and 95% CrI; "
+             "diamonds: pooled values, bars beneath: 95% predictive intervals", o)
+        draw(plot_prior_posterior, f"priorpost_{o.outcome}", f"{o.outcome}: prior and posterior of mu and tau", o.bayes)
+        draw(plot_tau_i2, f"heterogeneity_{o.outcome}", f"{o.outcome}: posterior of tau and the Bayesian I2 "
+             "(typical within-study variance of Higgins and Thompson), frequentist I2 beside it", o)
         for c in o.subgroups:
-            plot_subgroups(o, c, str(folder / f"subgroups_{o.outcome}_{c}.png"))
-            captions[f"subgroups_{o.outcome}_{c}"] = f"{o.outcome} by {c}"
-            plot_contrasts(o, c, str(folder / f"contrasts_{o.outcome}_{c}.png"))
-            captions[f"contrasts_{o.outcome}_{c}"] = f"{o.outcome}: posterior of the contrasts between {c} levels"
-        plot_influence(o, str(folder / f"influence_{o.outcome}.png"))
-        captions[f"influence_{o.outcome}"] = f"{o.outcome}: leave-one-out shifts"
+            draw(plot_subgroups, f"subgroups_{o.outcome}_{c}", f"{o.outcome} by {c}: posterior median and 95% CrI "
+                 "per level, with the probability of each ordering", o, c)
+            draw(plot_contrasts, f"contrasts_{o.outcome}_{c}", f"{o.outcome}: posterior of the contrasts between "
+                 f"{c} levels", o, c)
+        draw(plot_influence, f"influence_{o.outcome}", f"{o.outcome}: leave-one-out shifts", o)
     plot_sensitivity([o.sensitivity for o in run.outcomes], {o.outcome: o.kind for o in run.outcomes},
                      str(folder / "sensitivity.png"))
     captions["sensitivity"] = "Pooled estimate per prior and per data scenario"
