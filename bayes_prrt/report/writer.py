@@ -24,9 +24,10 @@ from ..plots.forest import plot_forest
 from ..plots.influence import plot_influence
 from ..plots.sensitivity import plot_sensitivity
 from .html import render_report
+from .summary import published_pooled
 
 PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "nutpie", "numba", "arviz", "matplotlib",
-            "pandera")
+            "jinja2", "pandera")
 
 
 def check_destination(out: Path, force: bool) -> None:
@@ -62,8 +63,9 @@ def tables(run) -> dict[str, pd.DataFrame]:
     t["statements"] = pd.DataFrame([{"outcome": o.outcome, **s} for o in run.outcomes for s in o.statements])
     t["sensitivity_priors"] = _sens(run, "priors", "prior")
     t["sensitivity_scenarios"] = _sens(run, "scenarios", "scenario")
-    t["verdicts"] = pd.DataFrame([{"outcome": o.outcome, "statement": text, "overall": v["overall"],
-                                   "priors": v["priors"]["verdict"], "data": v["scenarios"]["verdict"]}
+    t["verdicts"] = pd.DataFrame([{"outcome": o.outcome, "statement": text, "verdict": v["wording"],
+                                   "overall": v["overall"], "priors": v["priors"]["verdict"],
+                                   "data": v["scenarios"]["verdict"]}
                                   for o in run.outcomes for text, v in o.sensitivity.verdicts.items()])
     t["influence"] = pd.DataFrame([{"outcome": o.outcome, "study": s, **v, "note": _influence_note(v)}
                                    for o in run.outcomes for s, v in o.sensitivity.loo.items()])
@@ -99,11 +101,8 @@ def _row_notes(notes: list[str], label: str) -> str:
 
 
 def _published(run, outcome):
-    pub = run.data.published
-    if pub is None:
-        return None
-    rows = pub[(pub["outcome"] == outcome) & (pub["statistic"] == "pooled") & pub["subgroup"].isna()]
-    return None if rows.empty else f"{rows.iloc[0].estimate:g} ({rows.iloc[0].ci_low:g}-{rows.iloc[0].ci_high:g})"
+    pub = published_pooled(run, outcome)
+    return None if pub is None else f"{pub[0]:g} ({pub[1]:g}-{pub[2]:g})"
 
 
 def _sens(run, key, label) -> pd.DataFrame:
