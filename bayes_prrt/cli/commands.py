@@ -28,10 +28,11 @@ from ..bayes.statements import probabilities
 from ..files import write_atomic
 from ..plots.sensitivity import plot_sensitivity
 from ..report.text import (print_bayes, print_joint, print_pooled, print_probabilities, print_sensitivity,
-                     print_subgroups)
+                     print_subgroups, print_summary)
+from ..report.summary import run_summary
 from ..sensitivity.analysis import spec_sensitivity
 from ..analysis.pipeline import run_analysis
-from .progress import progress_display
+from .progress import analysis_steps, progress_display
 from ..analysis.spec import read_spec
 from ..report.writer import check_destination, write_run
 from ..data.summary import dataset_summary
@@ -364,11 +365,12 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     check_destination(out, force)
     start = time.perf_counter()
     watch_output(out)
-    with progress_display(quiet) as step:
+    with progress_display(quiet, analysis_steps(spec)) as step:
         result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step)
         step("writing the report")
         write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start})
     if not quiet:
+        print_summary(run_summary(result))
         console.print(f"Report: {out / 'report.html'}")
     if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")

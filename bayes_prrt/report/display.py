@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..outcomes import KNOWN_OUTCOMES
+
 MISSING = "\u2013"
 # (estimate, low, high) column triples merged into one "estimate [low, high]" cell
 TRIPLES = (("estimate", "ci_low", "ci_high"), ("median", "ci_low", "ci_high"), ("shrunken", "ci_low", "ci_high"),
@@ -54,6 +56,8 @@ def interval(est, low, high, kind: str | None) -> str:
     """'87.4 [81.3, 92.6]' (no unit: the header carries it)."""
     if _missing(est):
         return MISSING
+    if _missing(low) and _missing(high):
+        return value(est, kind)
     return f"{value(est, kind)} [{value(low, kind)}, {value(high, kind)}]"
 
 
@@ -100,10 +104,10 @@ def display(frame: pd.DataFrame, kinds: dict[str, str] | None = None, interval_n
     """The table as shown: intervals merged, units in the headers, fixed decimals, no blanks.
 
     ``kinds``: outcome -> kind, for the values on an outcome's scale (the frame's ``outcome``
-    column says which row is which); ``drop``: columns not shown (``outcome`` may be one);
+    column says which row is which; default: the known outcomes); ``drop``: columns not shown (``outcome`` may be one);
     columns empty in every row are not shown either; ``differences``: the values are
     differences (of proportions: percentage points)."""
-    kinds = kinds or {}
+    kinds = kinds or {name: o.kind for name, o in KNOWN_OUTCOMES.items()}
     row_kinds = [kinds.get(o) for o in frame["outcome"]] if "outcome" in frame.columns else [None] * len(frame)
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     frame = frame.loc[:, [c for c in frame.columns if not frame[c].map(_blank).all()]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .console import console, fmt, print_frame
+from .console import TABLE_WIDTH, console, fmt, print_cells, print_frame
 from ..outcomes import UNITS
 
 
@@ -133,3 +133,25 @@ def print_sensitivity(res) -> None:
         console.print(f"Verdict for '{text}': {v['overall']} ({'; '.join(parts)})")
     for note in res.notes:
         console.print(f"note: {note}")
+
+
+SUMMARY_HEADERS = ("outcome", "pooled", "new study", "tau", "frequentist", "published")
+
+
+def print_summary(summary: list[dict]) -> None:
+    """The report's summary (``report.summary.run_summary``) as a table, then each statement with
+    its verdict, the notes on studies left out and the warnings."""
+    rows = [[f"{s['outcome']} {'mo' if s['unit'] == 'months' else s['unit']}\nk = {s['k']}", s["pooled"], s["predictive"], s["tau"], s["frequentist"],
+             s["published"]] for s in summary]
+    print_cells(list(SUMMARY_HEADERS), rows, "Summary: median [95% interval], in % or months (mo)",
+                [True] * len(SUMMARY_HEADERS))
+    for s in summary:
+        for st in s["statements"]:
+            console.print(f"{st['statement']} = {st['probability']} (MCSE {st['mcse']}): {st['verdict']}",
+                          width=TABLE_WIDTH)
+    for s in summary:
+        for note in s["notes"]:
+            console.print(f"{s['outcome']}: {note}", width=TABLE_WIDTH)
+    for s in summary:
+        for warning in s["warnings"]:
+            console.print(f"warning: {warning}", width=TABLE_WIDTH)
