@@ -18,11 +18,13 @@ PARAMETERS = {"mu": {"binary": "\u03bc (logit of the median study's proportion)"
               "tau": {"binary": "\u03c4 (between-study SD, logit scale)", "median": "\u03c4 (between-study SD, log scale)"}}
 
 
-def _density(ax, values, grid, colour, label, lower=None):
-    """Kernel density of ``values`` on ``grid``; a bounded support (tau >= 0) is reflected at ``lower``."""
+def _density(ax, values, grid, colour, label, lower=None, upper=None):
+    """Kernel density of ``values`` on ``grid``; a bounded support (tau >= 0, I2 <= 100) is
+    reflected at ``lower`` and ``upper``."""
     values = np.asarray(values, float).ravel()
     kde = gaussian_kde(values)
-    y = kde(grid) + (kde(2 * lower - grid) if lower is not None else 0.0)
+    y = kde(grid) + (kde(2 * lower - grid) if lower is not None else 0.0) \
+        + (kde(2 * upper - grid) if upper is not None else 0.0)
     ax.plot(grid, y, color=colour, lw=1.6, label=label)
     ax.fill_between(grid, y, color=colour, alpha=0.12)
 
@@ -71,7 +73,7 @@ def plot_tau_i2(run, path: str) -> None:
     left.set_title(f"\u03c4 = {t['median']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}]", fontsize=9)
     left.set_xlabel(PARAMETERS["tau"][run.kind], fontsize=9)
     i2 = i2_draws(run).ravel()
-    _density(right, np.clip(i2, 0, 100), np.linspace(0, 100, 400), POSTERIOR, "Bayesian I\u00b2 (posterior)", 0.0)
+    _density(right, np.clip(i2, 0, 100), np.linspace(0, 100, 400), POSTERIOR, "Bayesian I\u00b2 (posterior)", 0.0, 100.0)
     low, med, high = np.quantile(i2, [0.025, 0.5, 0.975])
     right.axvline(run.freq.I2, color="tab:green", lw=1.6,
                   label=f"frequentist I\u00b2 = {run.freq.I2:.1f}% ({run.freq.tau2_method}, {run.freq.measure})")

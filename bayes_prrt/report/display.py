@@ -47,9 +47,12 @@ def number(value, digits: int) -> str:
 
 
 def value(v, kind: str | None) -> str:
-    """A value on the outcome's scale: 87.4 (a proportion in %), 20.0 (months)."""
+    """A value on the outcome's scale: 87.4 (a proportion in %), 20.0 (months); of an outcome of
+    unknown kind, three significant digits."""
+    if _missing(v):
+        return MISSING
     factor, _ = scale_of(kind)
-    return MISSING if _missing(v) else f"{factor * float(v):.1f}"
+    return f"{factor * float(v):.1f}" if kind else f"{float(v):.3g}"
 
 
 def interval(est, low, high, kind: str | None) -> str:

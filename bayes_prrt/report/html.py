@@ -10,7 +10,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .display import Table, display
-from .summary import run_summary
+from .summary import published_pooled, run_summary
 
 SECTIONS = [("summary", "Summary"), ("results", "Pooled results and forest plots"),
             ("heterogeneity", "Heterogeneity and priors"), ("subgroups", "Subgroups and probability statements"),
@@ -19,6 +19,7 @@ SECTIONS = [("summary", "Summary"), ("results", "Pooled results and forest plots
             ("appendix", "Appendix: data, audit and per-study estimates"), ("reproduce", "Reproducing this report")]
 FIGURE_GROUPS = ("forest", "heterogeneity", "priorpost", "subgroups", "contrasts", "influence", "sensitivity")
 DATA_COLUMNS = ("study", "outcome", "value_source", "events", "n", "median", "ci_low", "ci_high", "source")
+PUBLISHED = ("published", "published_ci_low", "published_ci_high")
 HEADLINE_NAMES = {"bayes_median": "Bayesian", "bayes_pop_average": "population average", "tau_median": "\u03c4",
                   "freq_measure": "measure", "freq_tau2_method": "\u03c4\u00b2 method", "freq_estimate": "frequentist",
                   "published": "published (Wang 2026)"}
@@ -49,12 +50,18 @@ def _sensitivity(frames, kinds) -> list[tuple[str, Table, Table]]:
     return [(o, t, scenarios.get(o, Table([], [], []))) for o, t in priors.items()]
 
 
+def _headline(run, frame: pd.DataFrame) -> pd.DataFrame:
+    """The headline table with the published value as numbers (the CSV keeps the published text)."""
+    published = [published_pooled(run, o) or (None, None, None) for o in frame["outcome"]]
+    return frame.assign(**{c: [p[i] for p in published] for i, c in enumerate(PUBLISHED)})
+
+
 def tables_shown(run, frames: dict, meta: dict) -> dict:
     """Every table of the report as strings (``display.Table``)."""
     kinds = {o.outcome: o.kind for o in run.outcomes}
     rows = pd.concat([o.rows for o in run.outcomes], ignore_index=True)
     shown = {
-        "headline": display(frames["headline"], kinds, "95% interval", rename=HEADLINE_NAMES),
+        "headline": display(_headline(run, frames["headline"]), kinds, "95% interval", rename=HEADLINE_NAMES),
         "statements": display(frames["statements"], kinds, drop=("draws",)),
         "subgroups": display(frames["subgroups"], kinds, "95% CrI"),
         "contrasts": display(frames["contrasts"], kinds, "95% CrI", rename={"median": "difference"},
