@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 
 from ..outcomes import UNITS
 from .layout import save
 
+PER_ROW = 2  # panels per row, so that each stays readable at the report's width
+
 
 def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:
-    """One panel per outcome; rows are the priors of the grid, then the data scenarios."""
-    fig, axes = plt.subplots(1, len(results), figsize=(4.8 * len(results), 6.5), squeeze=False)
-    for ax, res in zip(axes[0], results, strict=True):
+    """One panel per outcome, two panels a row; rows are the priors of the grid, then the data scenarios."""
+    ncols = min(PER_ROW, len(results))
+    nrows = math.ceil(len(results) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 5.2 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(results):]:
+        ax.set_visible(False)
+    for ax, res in zip(axes.ravel(), results, strict=False):
         rows = [(r["prior"], r, "tab:blue") for r in res.priors] + \
                [(f"data: {r['scenario']}", r, "tab:orange") for r in res.scenarios]
         for y, (_, r, colour) in enumerate(rows):
