@@ -1,4 +1,4 @@
-"""Forest plots (metafor layout): what the DCR figure shows, checked on its texts and artists."""
+"""Forest plots (metafor layout) and the Bayesian figures, checked on the texts and artists they draw."""
 
 import math
 
@@ -13,6 +13,7 @@ from scipy import stats
 from bayes_prrt.analysis.pipeline import OutcomeRun
 from bayes_prrt.bayes.fit import bayes_pool
 from bayes_prrt.freq.pool import pool
+from bayes_prrt.plots import bayes as bayes_plots
 from bayes_prrt.plots.forest import TABLE_COLUMNS, draw_forest, forest_figure, plot_forest
 
 
@@ -80,3 +81,67 @@ def test_png_and_svg_with_text_kept_as_text(dcr, tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = path.with_suffix(".svg").read_text()
     assert "Partelli 2024 (NEOLUPANET)" in svg  # svg.fonttype none: a text element, not glyph paths
+
+
+# --- the Bayesian reviewer's figures (plots/bayes.py), drawn from the same DCR fits ---
+
+@pytest.fixture(scope="module")
+def dcr_by_grade(dcr):
+    dcr.subgroups["grade"] = bayes_pool(dcr.rows, by="grade")
+    return dcr
+
+
+def _saved_figure(monkeypatch):
+    """Capture the figure a plot function saves instead of writing it."""
+    captured = []
+    monkeypatch.setattr(bayes_plots, "save", lambda fig, path: captured.append(fig))
+    return captured
+
+
+def test_prior_and_posterior_densities(dcr, monkeypatch):
+    captured = _saved_figure(monkeypatch)
+    bayes_plots.plot_prior_posterior(dcr.bayes, "unused.png")
+    (fig,) = captured
+    assert len(fig.axes) == 2
+    for ax, name in zip(fig.axes, ("mu", "tau"), strict=True):
+        labels = [line.get_label() for line in ax.lines]
+        assert labels == [f"prior: {dcr.bayes.priors[name]}", "posterior"]
+        post = ax.lines[1]
+        peak = post.get_xdata()[np.argmax(post.get_ydata())]
+        draws = dcr.bayes.idata.posterior[name].to_numpy().ravel()
+        assert np.quantile(draws, 0.1) < peak < np.quantile(draws, 0.9)  # the posterior curve is the posterior's
+    plt.close(fig)
+
+
+def test_tau_and_bayesian_i2_beside_the_frequentist(dcr, monkeypatch):
+    captured = _saved_figure(monkeypatch)
+    bayes_plots.plot_tau_i2(dcr, "unused.png")
+    (fig,) = captured
+    right = fig.axes[1]
+    i2 = bayes_plots.i2_draws(dcr).ravel()
+    assert right.get_title() == "Bayesian I\u00b2 = " + "{:.1f}% [{:.1f}, {:.1f}]".format(*np.quantile(i2, [0.5, 0.025,
+                                                                                                          0.975]))
+    freq = [line for line in right.lines if line.get_label().startswith("frequentist")]
+    assert len(freq) == 1 and freq[0].get_xdata()[0] == pytest.approx(dcr.freq.I2)
+    plt.close(fig)
+
+
+def test_subgroup_rows_with_contrast_probabilities_and_contrast_legend_outside(dcr_by_grade, monkeypatch):
+    fit = dcr_by_grade.subgroups["grade"]
+    captured = _saved_figure(monkeypatch)
+    bayes_plots.plot_subgroups(dcr_by_grade, "grade", "unused.png")
+    bayes_plots.plot_contrasts(dcr_by_grade, "grade", "unused.png")
+    subgroups, contrasts = captured
+    ax = subgroups.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{lv} (k = {s['k']})" for lv, s in fit.levels.items()]
+    text = " ".join(_texts(subgroups))
+    for name, s in fit.contrasts.items():
+        assert f"P({name.replace(' - ', ' > ')}) = {s['p_gt_0']:.3f}" in text
+    cax = contrasts.axes[0]
+    legend = cax.get_legend()
+    contrasts.canvas.draw()
+    box, axes_box = legend.get_window_extent(), cax.get_window_extent()
+    assert box.x0 >= axes_box.x1  # beside the data, not on it
+    assert len(legend.get_texts()) == len(fit.contrasts)
+    plt.close(subgroups)
+    plt.close(contrasts)

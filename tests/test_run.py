@@ -125,12 +125,15 @@ def _browser(url: str, profile: Path, *args) -> subprocess.CompletedProcess:
 PROBE = """<script>window.addEventListener('load',()=>{const b=document.body, W=document.documentElement.clientWidth;
 const i=[...document.images];
 b.setAttribute('data-images',i.filter(x=>x.complete&&x.naturalWidth>0).length+'/'+i.length);
-b.setAttribute('data-sections',[...document.querySelectorAll('section h2')].filter(h=>h.getBoundingClientRect().height>0).length);
+b.setAttribute('data-sections',[...document.querySelectorAll('section h2')]
+  .filter(h=>h.getBoundingClientRect().height>0).length);
 b.setAttribute('data-first-section',document.querySelector('section').id);
 b.setAttribute('data-summary-in-view',[...document.querySelectorAll('#summary tr[data-outcome]')].filter(r=>
-  r.querySelector('.pooled').textContent.trim().length>0&&r.getBoundingClientRect().bottom<=%d).map(r=>r.dataset.outcome).join(','));
-b.setAttribute('data-wide-tables',[...document.querySelectorAll('table')].filter(t=>
-  t.getBoundingClientRect().right>W+0.5||t.scrollWidth>t.clientWidth+1).length+'/'+document.querySelectorAll('table').length);
+  r.querySelector('.pooled').textContent.trim().length>0&&r.getBoundingClientRect().bottom<=%d)
+  .map(r=>r.dataset.outcome).join(','));
+const tables=[...document.querySelectorAll('table')];
+b.setAttribute('data-wide-tables',tables.filter(t=>
+  t.getBoundingClientRect().right>W+0.5||t.scrollWidth>t.clientWidth+1).length+'/'+tables.length);
 });</script>""" % VIEWPORT[1]
 
 

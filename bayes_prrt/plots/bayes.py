@@ -15,7 +15,8 @@ from .layout import save
 PRIOR, POSTERIOR = "0.55", "tab:blue"
 PER_LINE = 3  # contrast probabilities per line beneath the subgroup plot
 PARAMETERS = {"mu": {"binary": "\u03bc (logit of the median study's proportion)", "median": "\u03bc (log months)"},
-              "tau": {"binary": "\u03c4 (between-study SD, logit scale)", "median": "\u03c4 (between-study SD, log scale)"}}
+              "tau": {"binary": "\u03c4 (between-study SD, logit scale)",
+                      "median": "\u03c4 (between-study SD, log scale)"}}
 
 
 def _density(ax, values, grid, colour, label, lower=None, upper=None):
@@ -73,7 +74,8 @@ def plot_tau_i2(run, path: str) -> None:
     left.set_title(f"\u03c4 = {t['median']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}]", fontsize=9)
     left.set_xlabel(PARAMETERS["tau"][run.kind], fontsize=9)
     i2 = i2_draws(run).ravel()
-    _density(right, np.clip(i2, 0, 100), np.linspace(0, 100, 400), POSTERIOR, "Bayesian I\u00b2 (posterior)", 0.0, 100.0)
+    _density(right, np.clip(i2, 0, 100), np.linspace(0, 100, 400), POSTERIOR, "Bayesian I\u00b2 (posterior)",
+             0.0, 100.0)
     low, med, high = np.quantile(i2, [0.025, 0.5, 0.975])
     right.axvline(run.freq.I2, color="tab:green", lw=1.6,
                   label=f"frequentist I\u00b2 = {run.freq.I2:.1f}% ({run.freq.tau2_method}, {run.freq.measure})")

@@ -12,8 +12,10 @@ DPI = 110
 
 
 def save(fig, path: str) -> None:
-    """Write ``fig`` to ``path`` (PNG) and to the same name with .svg; closes the figure."""
+    """Write ``fig`` to ``path`` as PNG and, when ``path`` ends in .png, as SVG beside it (a
+    temporary path of an atomic write gets the PNG only); closes the figure."""
     png = Path(path)
-    fig.savefig(png, dpi=DPI, bbox_inches="tight")
-    fig.savefig(png.with_suffix(".svg"), bbox_inches="tight")
+    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight")
+    if png.suffix == ".png":
+        fig.savefig(png.with_suffix(".svg"), format="svg", bbox_inches="tight")
     plt.close(fig)

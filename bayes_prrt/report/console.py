@@ -90,7 +90,8 @@ def print_cells(headers: list[str], rows: list[list[str]], title: str | None = N
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True,
                   pad_edge=False, show_edge=False)
     for header, cells, width, text in zip(headers, columns, widths, wrap, strict=True):
-        table.add_column("\n".join(textwrap.wrap(header, width, break_long_words=False)), min_width=width, no_wrap=not text, overflow="fold",
+        table.add_column("\n".join(textwrap.wrap(header, width, break_long_words=False)), min_width=width,
+                         no_wrap=not text, overflow="fold",
                          justify="right" if _is_number(cells) else "left")
     for row in rows:
         table.add_row(*row)

@@ -75,7 +75,8 @@ def outcome_summary(run, o) -> dict:
     return {
         "outcome": o.outcome, "label": info.label if info else o.outcome, "kind": o.kind,
         "unit": scale_of(o.kind)[1], "k": b.k, "notes": _notes(o),
-        "pooled": _interval(b.pooled, o.kind), "predictive": f"[{value(b.predictive['ci_low'], o.kind)}, {value(b.predictive['ci_high'], o.kind)}]",
+        "pooled": _interval(b.pooled, o.kind),
+        "predictive": f"[{value(b.predictive['ci_low'], o.kind)}, {value(b.predictive['ci_high'], o.kind)}]",
         "tau": f"{t['median']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}]",
         "frequentist": interval(f.estimate, f.ci_low, f.ci_high, o.kind),
         "frequentist_method": f"{f.tau2_method}, {f.measure}, I\u00b2 = {f.I2:.1f}%",

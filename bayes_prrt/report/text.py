@@ -141,7 +141,8 @@ SUMMARY_HEADERS = ("outcome", "pooled", "new study", "tau", "frequentist", "publ
 def print_summary(summary: list[dict]) -> None:
     """The report's summary (``report.summary.run_summary``) as a table, then each statement with
     its verdict, the notes on studies left out and the warnings."""
-    rows = [[f"{s['outcome']} {'mo' if s['unit'] == 'months' else s['unit']}\nk = {s['k']}", s["pooled"], s["predictive"], s["tau"], s["frequentist"],
+    rows = [[f"{s['outcome']} {'mo' if s['unit'] == 'months' else s['unit']}\nk = {s['k']}", s["pooled"],
+             s["predictive"], s["tau"], s["frequentist"],
              s["published"]] for s in summary]
     print_cells(list(SUMMARY_HEADERS), rows, "Summary: median [95% interval], in % or months (mo)",
                 [True] * len(SUMMARY_HEADERS))
