@@ -22,14 +22,15 @@ def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:
     for ax, res in zip(axes.ravel(), results, strict=False):
         rows = [(r["prior"], r, "tab:blue") for r in res.priors] + \
                [(f"data: {r['scenario']}", r, "tab:orange") for r in res.scenarios]
+        scale, unit = (100.0, "%") if kinds[res.outcome] == "binary" else (1.0, UNITS[kinds[res.outcome]])
         for y, (_, r, colour) in enumerate(rows):
-            ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colour, lw=2)
-            ax.plot(r["estimate"], y, "o", color=colour)
+            ax.plot([scale * r["ci_low"], scale * r["ci_high"]], [y, y], color=colour, lw=2)
+            ax.plot(scale * r["estimate"], y, "o", color=colour)
         labels = [label + ("" if r["estimate"] == r["estimate"] else " (not poolable)") for label, r, _ in rows]
         ax.set_yticks(range(len(rows)), labels, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(res.outcome)
-        ax.set_xlabel(f"pooled {res.outcome} ({UNITS[kinds[res.outcome]]})\nposterior median and 95% CrI")
+        ax.set_xlabel(f"pooled {res.outcome} ({unit})\nposterior median and 95% CrI")
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     save(fig, path)
