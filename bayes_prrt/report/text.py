@@ -130,7 +130,8 @@ def print_sensitivity(res) -> None:
         parts = [f"{name}: {v[key]['verdict']}" + (f", P {v[key]['range'][0]:.3f}-{v[key]['range'][1]:.3f}"
                                                     if v[key]["range"] else "")
                  for key, name in (("priors", "priors"), ("scenarios", "data"))]
-        console.print(f"Verdict for '{text}': {v['overall']} ({'; '.join(parts)})")
+        console.print(f"Verdict for '{text}': {v['wording']} ({v['overall']}; {'; '.join(parts)})",
+                      width=TABLE_WIDTH)
     for note in res.notes:
         console.print(f"note: {note}")
 
