@@ -76,6 +76,13 @@ def median_effects(median, ci_low, ci_high, measure: str, studies) -> tuple[Effe
     return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
 
 
+def typical_variance(vi) -> float:
+    """Higgins & Thompson's (2002, Stat Med 21:1539) typical within-study variance,
+    s2 = (k - 1) sum w / ((sum w)^2 - sum w^2), w = 1/vi: the one behind I2 = tau2 / (tau2 + s2)."""
+    w = 1.0 / np.asarray(vi, float)
+    return float((len(w) - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum()))
+
+
 def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact binomial CI (Clopper & Pearson 1934, Biometrika 26:404): Beta(a/2; x, n-x+1) and
     Beta(1-a/2; x+1, n-x) quantiles, 0 and 1 at the edges."""

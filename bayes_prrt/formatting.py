@@ -12,6 +12,8 @@ def fmt(value, digits: int = 4) -> str:
     """A number with ``digits`` significant digits; '-' for a value that does not exist."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)

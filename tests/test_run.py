@@ -1,6 +1,7 @@
 """`bayes-prrt run`: the report, its files, reproducibility and safe writing."""
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,7 +31,8 @@ def results(tmp_path_factory):
 def test_outputs_exist(results):
     for name in ("report.html", "run.json", "tables/headline.csv", "tables/statements.csv", "tables/verdicts.csv",
                  "figures/forest_PFS.png", "figures/sensitivity.png", "figures/subgroups_PFS_grade.png",
-                 "figures/contrasts_PFS_grade.png", "figures/influence_PFS.png", "posterior/PFS.nc"):
+                 "figures/contrasts_PFS_grade.png", "figures/influence_PFS.png", "posterior/PFS.nc",
+                 "figures/forest_PFS.svg", "figures/priorpost_PFS.png", "figures/heterogeneity_PFS.png"):
         assert (results / name).stat().st_size > 0, name
     assert not list(results.parent.glob(".results.*"))  # the temporary folder is gone
 
@@ -49,6 +51,16 @@ def test_report_sections_and_embedded_figures(results):
     figures = list((results / "figures").glob("*.png"))
     assert page.count("data:image/png;base64,") == len(figures)
     assert "src=\"figures/" not in page  # self-contained
+
+
+def test_summary_states_verdicts_and_puts_the_data_in_the_appendix(results):
+    page = (results / "report.html").read_text()
+    summary = page[page.index('id="summary"'):page.index('id="results"')]
+    assert "P(PFS &gt; 18)" in summary and "P(PFS: G2-3 &gt; unknown, by grade)" in summary
+    assert re.search(r"(supported|uncertain|not supported|depends on the (prior|data scenario))", summary)
+    assert "left out, no CI reported" in summary  # the studies left out, with why
+    assert page.index('id="appendix"') > page.index('id="diagnostics"')
+    assert "What was pooled" in page[page.index('id="appendix"'):]
 
 
 def test_statements_answered(results):
@@ -99,20 +111,51 @@ def _chromium():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+VIEWPORT = (1400, 900)  # the report's first screen
+
+
+def _browser(url: str, profile: Path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           "--hide-scrollbars", f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
+                           f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args, url],
+                          capture_output=True, text=True, timeout=120)
+
+
+PROBE = """<script>window.addEventListener('load',()=>{const b=document.body, W=document.documentElement.clientWidth;
+const i=[...document.images];
+b.setAttribute('data-images',i.filter(x=>x.complete&&x.naturalWidth>0).length+'/'+i.length);
+b.setAttribute('data-sections',[...document.querySelectorAll('section h2')]
+  .filter(h=>h.getBoundingClientRect().height>0).length);
+b.setAttribute('data-first-section',document.querySelector('section').id);
+b.setAttribute('data-summary-in-view',[...document.querySelectorAll('#summary tr[data-outcome]')].filter(r=>
+  r.querySelector('.pooled').textContent.trim().length>0&&r.getBoundingClientRect().bottom<=%d)
+  .map(r=>r.dataset.outcome).join(','));
+const tables=[...document.querySelectorAll('table')];
+b.setAttribute('data-wide-tables',tables.filter(t=>
+  t.getBoundingClientRect().right>W+0.5||t.scrollWidth>t.clientWidth+1).length+'/'+tables.length);
+});</script>""" % VIEWPORT[1]
+
+
 @pytest.mark.skipif(_chromium() is None, reason="Chromium is not installed (apt-get install chromium); "
                                                 "the report was not opened in a browser")
 def test_report_in_headless_chromium(results, tmp_path):
-    """Open the report in Chromium: every image decoded, every section rendered."""
+    """Open the report in Chromium at 1400 x 900: the summary with every outcome's pooled value
+    on the first screen, every image decoded, every section rendered, no table wider than the
+    page; a screenshot of the first screen is saved in the results folder."""
     probe = tmp_path / "probe.html"
-    script = ("<script>window.addEventListener('load',()=>{const i=[...document.images];"
-              "document.body.setAttribute('data-images',i.filter(x=>x.complete&&x.naturalWidth>0).length+'/'+i.length);"
-              "document.body.setAttribute('data-sections',[...document.querySelectorAll('section h2')]"
-              ".filter(h=>h.getBoundingClientRect().height>0).length)});</script>")
-    probe.write_text((results / "report.html").read_text().replace("</body>", script + "</body>"))
-    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
-                          probe.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    probe.write_text((results / "report.html").read_text().replace("</body>", PROBE + "</body>"))
+    dom = _browser(probe.as_uri(), tmp_path / "profile", "--dump-dom").stdout
     n = len(list((results / "figures").glob("*.png")))
+    outcomes = ",".join(pd.read_csv(results / "tables" / "headline.csv")["outcome"])
     assert f'data-images="{n}/{n}"' in dom
     assert f'data-sections="{len(SECTIONS)}"' in dom
+    assert 'data-first-section="summary"' in dom
+    assert f'data-summary-in-view="{outcomes}"' in dom
+    tables = (results / "report.html").read_text().count("<table")
+    assert f'data-wide-tables="0/{tables}"' in dom
+    shot = results / "screenshot.png"
+    _browser((results / "report.html").as_uri(), tmp_path / "profile2", f"--screenshot={shot}")
+    header = shot.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == VIEWPORT

@@ -17,17 +17,16 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import asdict, dataclass, field
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from ..effects import proportion_effects, study_effects
+from ..effects import study_effects
 from ..errors import AnalysisError
 from ..formatting import fit_html
 from ..priors import Prior
 from .sampling import Diagnostics, Settings
-from .summaries import population_average, summary, to_scale
+from .summaries import bayesian_i2, population_average, summary, to_scale
 
 SUMMARY_COLUMNS = ("median", "mean", "sd", "ci_low", "ci_high", "mcse", "rhat", "ess_bulk", "ess_tail")
 
@@ -124,20 +123,12 @@ class BayesFit:
         """tau of this model (the residual between-study SD of a covariate model)."""
         return summary(self._post("tau"))
 
-    @cached_property
-    def typical_variance(self) -> float:
-        """Higgins-Thompson typical within-study variance on the model's scale (PLO for proportions)."""
-        rows = self._overall_or_self().rows
-        if self.kind == "binary":
-            vi = proportion_effects(rows["events"].astype(float), rows["n"].astype(float), "PLO").vi
-        else:
-            vi = study_effects(rows, "LOGMEDIAN")[0].vi
-        w = 1 / np.asarray(vi, float)
-        return float((len(w) - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum())) if len(w) > 1 else float(vi[0])
-
     def i2_draws(self) -> np.ndarray:
-        tau2 = self._overall_or_self()._post("tau") ** 2
-        return 100 * tau2 / (tau2 + self.typical_variance)
+        """Bayesian I2 (%) per draw of tau, with the within-study variances of the model's own scale (logit for
+        proportions, 0.5 added to a 0-or-n cell; log months for medians)."""
+        base = self._overall_or_self()
+        vi = study_effects(base.rows, "PLO" if self.kind == "binary" else "LOGMEDIAN")[0].vi
+        return bayesian_i2(base._post("tau"), vi)
 
     @property
     def studies(self) -> pd.DataFrame:

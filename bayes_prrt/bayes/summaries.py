@@ -15,6 +15,8 @@ import arviz as az
 import numpy as np
 from scipy.special import expit
 
+from ..effects import typical_variance
+
 _GH_T, _GH_W = np.polynomial.hermite.hermgauss(40)
 
 
@@ -59,3 +61,10 @@ def conditional_study_effects(y, se, eta, tau, rng: np.random.Generator):
         mean = np.where(np.isinf(prior_prec), eta, (w * y + prior_prec * eta) / prec)
         sd = np.where(np.isinf(prior_prec), 0.0, 1.0 / np.sqrt(prec))
     return mean + sd * rng.standard_normal(mean.shape)
+
+
+def bayesian_i2(tau, vi):
+    """I2 per draw, 100 tau^2 / (tau^2 + s2), with s2 the typical within-study variance of the
+    analysis-scale effects vi (``effects.typical_variance``; Higgins & Thompson 2002)."""
+    t2 = np.asarray(tau, float) ** 2
+    return 100 * t2 / (t2 + typical_variance(vi))

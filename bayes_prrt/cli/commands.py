@@ -353,8 +353,10 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     from ..analysis.pipeline import run_analysis
     from ..analysis.spec import check_against_data, read_spec
     from ..bayes.sampling import Settings
+    from ..report.summary import run_summary
+    from ..report.text import print_summary
     from ..report.writer import write_run
-    from .progress import progress_display
+    from .progress import analysis_steps, progress_display
 
     spec = read_spec(spec_path)
     data = open_data(data_path)
@@ -364,12 +366,13 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
         raise UserError(f"{out} exists; pass --force to replace it, or choose another --out")
     start = time.perf_counter()
     watch_output(out)  # an interrupt tells whether these were replaced
-    with progress_display(quiet) as step:
+    with progress_display(quiet, analysis_steps(spec)) as step:
         result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step)
         step("writing the report")
         write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start},
                   command=_command_line(spec_path, data_path, out_dir, seed, sampler))
     if not quiet:
+        print_summary(run_summary(result))
         click.echo(f"Report: {out / 'report.html'}")
     if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")

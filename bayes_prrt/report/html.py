@@ -1,93 +1,108 @@
-"""The self-contained HTML report: renders tables and figures that were computed elsewhere."""
+"""The self-contained HTML report, rendered from ``templates/report.html.j2`` (Jinja2, autoescaped)
+with its stylesheet and figures embedded: the summary first, the data and audit in the appendix."""
 
 from __future__ import annotations
 
 import base64
-import html
 from pathlib import Path
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
+from .display import Table, display
 from .methods import methods_html
+from .summary import published_pooled, run_summary
 
-SECTIONS = [("data", "What was pooled"), ("headline", "Headline results"),
-            ("subgroups", "Subgroups and probability statements"), ("sensitivity", "Sensitivity"),
-            ("influence", "Influence of single studies"), ("diagnostics", "Diagnostics"),
-            ("methods", "Methods"), ("reproduce", "Reproducing this report")]
+SECTIONS = [("summary", "Summary"), ("results", "Pooled results and forest plots"),
+            ("heterogeneity", "Heterogeneity and priors"), ("subgroups", "Subgroups and probability statements"),
+            ("sensitivity", "Sensitivity"), ("influence", "Influence of single studies"),
+            ("diagnostics", "Diagnostics"), ("methods", "Methods"),
+            ("appendix", "Appendix: data, audit and per-study estimates"), ("reproduce", "Reproducing this report")]
+FIGURE_GROUPS = ("forest", "heterogeneity", "priorpost", "subgroups", "contrasts", "influence", "sensitivity")
+DATA_COLUMNS = ("study", "outcome", "value_source", "events", "n", "median", "ci_low", "ci_high", "source")
+PUBLISHED = ("published", "published_ci_low", "published_ci_high")
+HEADLINE_NAMES = {"bayes_median": "Bayesian", "bayes_pop_average": "population average", "tau_median": "\u03c4",
+                  "freq_measure": "measure", "freq_tau2_method": "\u03c4\u00b2 method", "freq_estimate": "frequentist",
+                  "published": "published (Wang 2026)"}
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:0.85em;margin:0.6em 0;display:block;overflow-x:auto}th,td{border:1px solid #ccc;padding:3px 6px}
-th{background:#f0f0f0}figure{margin:1em 0}img{max-width:100%}figcaption{font-size:0.85em;color:#555}
-.warn{color:#a00;font-weight:bold}code,pre{background:#f6f6f6}"""
-
-def _table(frame: pd.DataFrame) -> str:
-    # nullable integer columns print <NA> whatever na_rep says: show them as floats ("31", "-")
-    frame = frame.apply(lambda col: col.astype(float) if str(col.dtype) == "Int64" else col)
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="-", border=0, escape=True)
-
-
-def _interval(est, low, high) -> str:
-    return "-" if pd.isna(est) else f"{est:.4g} ({low:.4g}-{high:.4g})"
+_ENV = Environment(loader=PackageLoader("bayes_prrt.report", "templates"), autoescape=select_autoescape(["j2", "html"]),
+                   trim_blocks=False, lstrip_blocks=False)
 
 
-def headline_display(frame: pd.DataFrame) -> pd.DataFrame:
-    """The headline table as the report shows it: one cell per estimate with its interval."""
-    return pd.DataFrame({
-        "outcome": frame["outcome"], "k": frame["k"],
-        "Bayesian (95% CrI)": [_interval(*r) for r in frame[["bayes_median", "bayes_ci_low", "bayes_ci_high"]].values],
-        "population average": frame["bayes_pop_average"],
-        "predictive 95% interval": [f"{lo:.4g}-{hi:.4g}" for lo, hi in frame[["bayes_pi_low", "bayes_pi_high"]].values],
-        "tau": frame["tau_median"],
-        "frequentist (95% CI)": [_interval(*r) + f" {m}/{t}" for r, m, t in
-                                 zip(frame[["freq_estimate", "freq_ci_low", "freq_ci_high"]].values,
-                                     frame["freq_measure"], frame["freq_tau2_method"], strict=True)],
-        "I2 %": frame["freq_I2"], "published (Wang 2026)": frame["published"], "converged": frame["converged"],
-    })
+def _figures(folder: Path, captions: dict) -> dict[str, list[dict]]:
+    """Figures grouped by the prefix of their name, each as base64 PNG data with its caption."""
+    groups = {g: [] for g in FIGURE_GROUPS}
+    for name, caption in captions.items():
+        data = base64.b64encode((folder / f"{name}.png").read_bytes()).decode()
+        groups[name.split("_")[0]].append({"caption": caption, "data": data})
+    return groups
 
 
-def _figure(folder: Path, name: str, caption: str) -> str:
-    data = base64.b64encode((folder / f"{name}.png").read_bytes()).decode()
-    return (f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+def _per_outcome(frame: pd.DataFrame, kinds) -> list[tuple[str, Table]]:
+    return [(o, display(frame[frame["outcome"] == o], kinds, "95% CrI", drop=("outcome",),
+                        rename={"estimate": "pooled"}))
+            for o in frame["outcome"].unique()]
 
 
-def _figures(folder, captions, prefix) -> str:
-    return "".join(_figure(folder, n, c) for n, c in captions.items() if n.startswith(prefix))
+def _sensitivity(frames, kinds) -> list[tuple[str, Table, Table]]:
+    priors = dict(_per_outcome(frames["sensitivity_priors"], kinds))
+    scenarios = dict(_per_outcome(frames["sensitivity_scenarios"], kinds)) if len(frames["sensitivity_scenarios"]) \
+        else {}
+    return [(o, t, scenarios.get(o, Table([], [], []))) for o, t in priors.items()]
 
 
-def _data_section(run, frames) -> str:
-    rows = pd.concat([o.rows.assign(pooled_as=o.outcome) for o in run.outcomes], ignore_index=True)
-    cols = [c for c in ("study", "outcome", "value_source", "events", "n", "median", "ci_low", "ci_high", "source")
-            if c in rows.columns]
-    return (f"<p>Data: {html.escape(run.data.source)} (sha256 <code>{run.data.sha256}</code>), "
-            f"values policy <code>{run.spec.values}</code>.</p>" + _table(rows[cols])
-            + f"<h3>Audit findings ({len(frames['audit'])})</h3>" + _table(frames["audit"]))
+def _headline(run, frame: pd.DataFrame) -> pd.DataFrame:
+    """The headline table with the published value as numbers (the CSV keeps the published text)."""
+    published = [published_pooled(run, o) or (None, None, None) for o in frame["outcome"]]
+    return frame.assign(**{c: [p[i] for p in published] for i, c in enumerate(PUBLISHED)})
+
+
+def tables_shown(run, frames: dict, meta: dict) -> dict:
+    """Every table of the report as strings (``display.Table``)."""
+    kinds = {o.outcome: o.kind for o in run.outcomes}
+    rows = pd.concat([o.rows for o in run.outcomes], ignore_index=True)
+    shown = {
+        "headline": display(_headline(run, frames["headline"]), kinds, "95% interval", rename=HEADLINE_NAMES),
+        "statements": display(frames["statements"], kinds, drop=("draws",)),
+        "subgroups": display(frames["subgroups"], kinds, "95% CrI"),
+        "contrasts": display(frames["contrasts"], kinds, "95% CrI", rename={"median": "difference"},
+                             differences=True),
+        "verdicts": display(frames["verdicts"], kinds),
+        "sensitivity": _sensitivity(frames, kinds),
+        "influence": display(frames["influence"], kinds),
+        "diagnostics": display(frames["diagnostics"], kinds),
+        "psens": display(frames["psens"], kinds),
+        "data": display(rows[[c for c in DATA_COLUMNS if c in rows.columns]], kinds, "95% CI"),
+        "audit": display(frames["audit"], kinds),
+        "studies": display(frames["studies"][["outcome", *[c for c in frames["studies"] if c != "outcome"]]], kinds,
+                           "95% CrI"),
+        "versions": Table(["package", "version"], [[k, v] for k, v in meta["versions"].items()], [False, True]),
+    }
+    if "validation" in frames:
+        shown["validation"] = display(frames["validation"], kinds, "95% CI")
+    return shown
+
+
+def _verdict_class(text: str) -> str:
+    for start, css in (("supported", "verdict-supported"), ("not supported", "verdict-rejected"),
+                       ("depends", "verdict-depends")):
+        if text.startswith(start):
+            return css
+    return ""
 
 
 def render_report(run, frames: dict, captions: dict, folder: Path, meta: dict) -> str:
-    unreliable = "" if meta["converged"] else (
-        '<p class="warn">UNRELIABLE: at least one fit did not pass the convergence checks; see Diagnostics.</p>')
-    body = {
-        "data": _data_section(run, frames),
-        "headline": unreliable + _table(headline_display(frames["headline"])) + _figures(folder, captions, "forest_")
-        + ("<h3>Published vs reproduced (frequentist)</h3>" + _table(frames["validation"])
-           if "validation" in frames else ""),
-        "subgroups": "<h3>Probability statements</h3>" + _table(frames["statements"])
-        + "<h3>Subgroups</h3>" + _table(frames["subgroups"]) + "<h3>Contrasts</h3>" + _table(frames["contrasts"])
-        + _figures(folder, captions, "subgroups_") + _figures(folder, captions, "contrasts_")
-        + "".join(f"<p>{o.outcome} by {c}: not estimated ({html.escape(r)})</p>"
-                  for o in run.outcomes for c, r in o.refused.items()),
-        "sensitivity": "<h3>Verdicts</h3>" + _table(frames["verdicts"]) + _figures(folder, captions, "sensitivity")
-        + "<h3>Prior grid</h3>" + _table(frames["sensitivity_priors"])
-        + "<h3>Data scenarios</h3>" + _table(frames["sensitivity_scenarios"]),
-        "influence": _table(frames["influence"]) + _figures(folder, captions, "influence_"),
-        "diagnostics": _table(frames["diagnostics"]) + "<h3>Power-scaling sensitivity</h3>" + _table(frames["psens"]),
-        "methods": methods_html(run),
-        "reproduce": (f"<pre>{html.escape(meta['command'])}</pre><p>Seed {run.seed}; versions:</p>"
-                      + _table(pd.DataFrame([meta["versions"]]))),
-    }
-    nav = " | ".join(f'<a href="#{sid}">{title}</a>' for sid, title in SECTIONS)
-    sections = "".join(f'<section id="{sid}"><h2>{title}</h2>{body[sid]}</section>' for sid, title in SECTIONS)
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(run.spec.name)}</title>"
-            f"<style>{CSS}</style></head><body><h1>{html.escape(run.spec.name)}</h1><nav>{nav}</nav>"
-            f"{sections}</body></html>")
+    """The report page; ``meta`` gives versions, convergence and (optionally) the reproducing command."""
+    summary = run_summary(run)
+    low, high = run.spec.sensitivity["thresholds"]
+    statements = [{**st, "css": _verdict_class(st["verdict"])} for s in summary for st in s["statements"]]
+    return _ENV.get_template("report.html.j2").render(
+        name=run.spec.name, data_source=run.data.source, sha256=run.data.sha256, values=run.spec.values,
+        n_studies=int(pd.concat([o.rows["study"] for o in run.outcomes]).nunique()), seed=run.seed,
+        command=meta.get("command") or f"make run    # or: bayes-prrt run --spec {run.spec.path} --seed {run.seed}",
+        methods=Markup(methods_html(run)), sections=SECTIONS, converged=meta["converged"],
+        summary=summary, statements=statements, warnings=[w for s in summary for w in s["warnings"]],
+        t=tables_shown(run, frames, meta), fig=_figures(folder, captions),
+        refused=[f"{o.outcome} by {c}: not estimated ({r})" for o in run.outcomes for c, r in o.refused.items()],
+    )

@@ -38,7 +38,9 @@ def methods_paragraphs(run) -> list[str]:
         models.append("median survival on the log scale, log m_i ~ N(mu + x_i'beta, s_i^2 + tau^2), s_i from the "
                       "95% CI, (log U - log L)/(2 x 1.96), or the lower half alone when U is not estimable; "
                       "medians without a CI are left out")
-    out.append("Bayesian models: " + "; ".join(models) + ".")
+    out.append("Bayesian models: " + "; ".join(models) + ". The Bayesian I2 is tau^2 / (tau^2 + s^2) per posterior "
+               "draw, s^2 the typical within-study variance of Higgins and Thompson (2002) on the model's scale "
+               "(logit, or log months).")
     out.append("Priors: " + "; ".join(f"{'proportions (logit scale)' if k == 'binary' else 'medians (log months)'}: "
                                       f"{_priors(spec.priors[k])}" for k in sorted(kinds)) + ".")
     if settings is not None:

@@ -6,7 +6,7 @@ import pandas as pd
 
 from ..bayes.text import UNRELIABLE, bayes_text, diagnostics_text
 from ..formatting import interval
-from .console import print_frame, print_text
+from .console import TABLE_WIDTH, print_cells, print_frame, print_text
 
 
 def print_dataset_summary(data, frame: pd.DataFrame) -> None:
@@ -81,6 +81,29 @@ def print_sensitivity(res) -> None:
         parts = [f"{name}: {v[key]['verdict']}" + (f", P {v[key]['range'][0]:.3f}-{v[key]['range'][1]:.3f}"
                                                     if v[key]["range"] else "")
                  for key, name in (("priors", "priors"), ("scenarios", "data"))]
-        print_text(f"Verdict for '{text}': {v['overall']} ({'; '.join(parts)})")
+        print_text(f"Verdict for '{text}': {v['wording']} ({v['overall']}; {'; '.join(parts)})", width=TABLE_WIDTH)
     for note in res.notes:
         print_text(f"note: {note}")
+
+
+SUMMARY_HEADERS = ("outcome", "pooled", "new study", "tau", "frequentist", "published")
+
+
+def print_summary(summary: list[dict]) -> None:
+    """The report's summary (``report.summary.run_summary``) as a table, then each statement with
+    its verdict, the notes on studies left out and the warnings."""
+    rows = [[f"{s['outcome']} {'mo' if s['unit'] == 'months' else s['unit']}\nk = {s['k']}", s["pooled"],
+             s["predictive"], s["tau"], s["frequentist"],
+             s["published"]] for s in summary]
+    print_cells(list(SUMMARY_HEADERS), rows, "Summary: median [95% interval], in % or months (mo)",
+                [True] * len(SUMMARY_HEADERS))
+    for s in summary:
+        for st in s["statements"]:
+            print_text(f"{st['statement']} = {st['probability']} (MCSE {st['mcse']}): {st['verdict']}",
+                          width=TABLE_WIDTH)
+    for s in summary:
+        for note in s["notes"]:
+            print_text(f"{s['outcome']}: {note}", width=TABLE_WIDTH)
+    for s in summary:
+        for warning in s["warnings"]:
+            print_text(f"warning: {warning}", width=TABLE_WIDTH)

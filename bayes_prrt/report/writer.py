@@ -20,12 +20,15 @@ import pandas as pd
 from ..errors import BayesPrrtError
 from ..files import safe_slug
 from ..jsonio import dumps
-from ..plots.forest import plot_contrasts, plot_forest, plot_influence, plot_subgroups
+from ..plots.bayes import plot_contrasts, plot_prior_posterior, plot_subgroups, plot_tau_i2
+from ..plots.forest import plot_forest
+from ..plots.influence import plot_influence
 from ..plots.sensitivity import plot_sensitivity
 from .html import render_report
+from .summary import published_pooled
 
 PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "nutpie", "numba", "arviz", "matplotlib",
-            "pandera")
+            "jinja2", "pandera")
 
 
 def check_destination(out: Path, force: bool) -> None:
@@ -61,8 +64,9 @@ def tables(run) -> dict[str, pd.DataFrame]:
     t["statements"] = pd.DataFrame([{"outcome": o.outcome, **s} for o in run.outcomes for s in o.statements])
     t["sensitivity_priors"] = _sens(run, "priors", "prior")
     t["sensitivity_scenarios"] = _sens(run, "scenarios", "scenario")
-    t["verdicts"] = pd.DataFrame([{"outcome": o.outcome, "statement": text, "overall": v["overall"],
-                                   "priors": v["priors"]["verdict"], "data": v["scenarios"]["verdict"]}
+    t["verdicts"] = pd.DataFrame([{"outcome": o.outcome, "statement": text, "verdict": v["wording"],
+                                   "overall": v["overall"], "priors": v["priors"]["verdict"],
+                                   "data": v["scenarios"]["verdict"]}
                                   for o in run.outcomes for text, v in o.sensitivity.verdicts.items()])
     t["influence"] = pd.DataFrame([{"outcome": o.outcome, "study": s, **v, "note": _influence_note(v)}
                                    for o in run.outcomes for s, v in o.sensitivity.loo.items()])
@@ -98,11 +102,8 @@ def _row_notes(notes: list[str], label: str) -> str:
 
 
 def _published(run, outcome):
-    pub = run.data.published
-    if pub is None:
-        return None
-    rows = pub[(pub["outcome"] == outcome) & (pub["statistic"] == "pooled") & pub["subgroup"].isna()]
-    return None if rows.empty else f"{rows.iloc[0].estimate:g} ({rows.iloc[0].ci_low:g}-{rows.iloc[0].ci_high:g})"
+    pub = published_pooled(run, outcome)
+    return None if pub is None else f"{pub[0]:g} ({pub[1]:g}-{pub[2]:g})"
 
 
 def _sens(run, key, label) -> pd.DataFrame:
@@ -120,7 +121,8 @@ def _diagnostics(o):
 
 
 def figures(run, folder: Path) -> dict[str, str]:
-    """Draw every figure into ``folder``; returns name -> caption (names made safe: files.safe_slug)."""
+    """Draw every figure into ``folder`` (PNG, and SVG beside it); returns name -> caption (names made safe:
+    files.safe_slug)."""
     captions = {}
 
     def draw(plot, name, caption, *args):
@@ -129,12 +131,17 @@ def figures(run, folder: Path) -> dict[str, str]:
         captions[name] = caption
 
     for o in run.outcomes:
-        draw(plot_forest, f"forest_{o.outcome}",
-             f"{o.outcome}: each study's reported value and shrunken estimate, pooled values", o)
+        draw(plot_forest, f"forest_{o.outcome}", f"{o.outcome}: forest plot. Squares: each study's reported value "
+             "and 95% CI (area proportional to the frequentist weight); blue: Bayesian shrunken estimate and 95% CrI; "
+             "diamonds: pooled values, bars beneath: 95% predictive intervals", o)
+        draw(plot_prior_posterior, f"priorpost_{o.outcome}", f"{o.outcome}: prior and posterior of mu and tau", o.bayes)
+        draw(plot_tau_i2, f"heterogeneity_{o.outcome}", f"{o.outcome}: posterior of tau and the Bayesian I2 "
+             "(typical within-study variance of Higgins and Thompson), frequentist I2 beside it", o)
         for c in o.subgroups:
-            draw(plot_subgroups, f"subgroups_{o.outcome}_{c}", f"{o.outcome} by {c}", o, c)
-            draw(plot_contrasts, f"contrasts_{o.outcome}_{c}",
-                 f"{o.outcome}: posterior of the contrasts between {c} levels", o, c)
+            draw(plot_subgroups, f"subgroups_{o.outcome}_{c}", f"{o.outcome} by {c}: posterior median and 95% CrI "
+                 "per level, with the probability of each ordering", o, c)
+            draw(plot_contrasts, f"contrasts_{o.outcome}_{c}", f"{o.outcome}: posterior of the contrasts between "
+                 f"{c} levels", o, c)
         draw(plot_influence, f"influence_{o.outcome}", f"{o.outcome}: leave-one-out shifts", o)
     draw(plot_sensitivity, "sensitivity", "Pooled estimate per prior and per data scenario",
          [o.sensitivity for o in run.outcomes], {o.outcome: o.kind for o in run.outcomes})

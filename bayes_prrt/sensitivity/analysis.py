@@ -24,7 +24,7 @@ from .influence import influence
 from .power import power_scaling
 from .reweight import K_MAX, prior_weights
 from .scenarios import SCENARIOS, scenario_rows
-from .verdict import verdict
+from .verdict import verdict, wording
 
 
 @dataclass
@@ -140,11 +140,10 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
     verdicts = {}
     for st in statements:
         text = st["text"]
-        verdicts[text] = {
-            "priors": verdict({r["prior"]: r["statements"][text] for r in prior_rows}, thresholds),
-            "scenarios": verdict({r["scenario"]: r["statements"][text] for r in scenario_rows_out
-                                  if text in r["statements"]}, thresholds),
-        }
+        by_prior = {r["prior"]: r["statements"][text] for r in prior_rows}
+        by_scenario = {r["scenario"]: r["statements"][text] for r in scenario_rows_out if text in r["statements"]}
+        verdicts[text] = {"priors": verdict(by_prior, thresholds), "scenarios": verdict(by_scenario, thresholds),
+                          "wording": wording(by_prior, by_scenario, thresholds)}
         both = {**verdicts[text]["priors"]["regions"], **verdicts[text]["scenarios"]["regions"]}
         verdicts[text]["overall"] = "robust" if len(set(both.values())) == 1 else "conclusion changes"
     return OutcomeSensitivity(

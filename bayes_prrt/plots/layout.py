@@ -1,0 +1,21 @@
+"""Saving figures: PNG for the report, SVG beside it with text kept as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+
+matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays editable, searchable text
+DPI = 110
+
+
+def save(fig, path: str) -> None:
+    """Write ``fig`` to ``path`` as PNG and, when ``path`` ends in .png, as SVG beside it (a
+    temporary path of an atomic write gets the PNG only); closes the figure."""
+    png = Path(path)
+    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight")
+    if png.suffix == ".png":
+        fig.savefig(png.with_suffix(".svg"), format="svg", bbox_inches="tight")
+    plt.close(fig)
