@@ -250,9 +250,10 @@ class BayesFit:
 
     def plot_forest(self, ax=None):
         """Forest plot drawn from this fit alone: each study observed and shrunken, the pooled value."""
-        from ..plots.fit_forest import plot_bayes_forest
+        from ..plots.forest import fit_forest
 
-        return plot_bayes_forest(self, ax=ax)
+        base = self._overall_or_self()
+        return fit_forest(base.rows, self.outcome, bayes=base, ax=ax)
 
     def to_netcdf(self, path) -> None:
         """Save the fit (draws and everything needed to rebuild it) to one netCDF file."""

@@ -106,6 +106,6 @@ class FreqFit:
 
     def plot_forest(self, ax=None):
         """Forest plot drawn from this fit alone: studies with 95% CIs and weights, the pooled value."""
-        from ..plots.fit_forest import plot_freq_forest
+        from ..plots.forest import fit_forest
 
-        return plot_freq_forest(self, ax=ax)
+        return fit_forest(self.rows, self.result.outcome, freq=self, ax=ax)

@@ -149,34 +149,33 @@ def draw_forest(table: pd.DataFrame, pooled: list[dict], heterogeneity: str, xla
     return fig
 
 
-def _weights(run) -> dict[str, float]:
-    return {str(k): float(v) for k, v in run.freq.weights.items()}
-
-
-def forest_table(run) -> pd.DataFrame:
-    """The studies of an OutcomeRun as ``draw_forest`` takes them: reported value and 95% CI
-    (Clopper-Pearson for proportions, in %), frequentist weight, Bayesian shrunken estimate."""
-    scale = 100.0 if run.kind == "binary" else 1.0
-    shrunk = run.bayes.studies.set_index("study")
-    weights = _weights(run)
+def forest_table(rows: pd.DataFrame, kind: str, freq=None, bayes=None) -> pd.DataFrame:
+    """The studies as ``draw_forest`` takes them: reported value and 95% CI (Clopper-Pearson for
+    proportions, in %), the frequentist weight (``freq``, a FreqFit) and the Bayesian shrunken
+    estimate (``bayes``, a BayesFit); NaN where a fit is not given. Studies a fit did not pool
+    (a median without a CI) are left out: the fit's notes say why."""
+    scale = 100.0 if kind == "binary" else 1.0
+    shrunk = bayes.studies.set_index("study") if bayes is not None else None
+    weights = {str(k): float(v) for k, v in freq.weights.items()} if freq is not None else {}
+    pooled = set(shrunk.index) if shrunk is not None else set(weights) or {str(s) for s in rows["study"]}
     out = []
-    for row in run.rows.itertuples(index=False):
+    for row in rows.itertuples(index=False):
         study = str(row.study)
-        if study not in shrunk.index:
-            continue  # not poolable (the fit's notes say why)
+        if study not in pooled:
+            continue
         label = getattr(row, "label", None)
         label = study if label is None or label != label else str(label)
-        if run.kind == "binary":
+        if kind == "binary":
             est, (low, high) = row.events / row.n, clopper_pearson(int(row.events), int(row.n))
             text = f"{int(row.events)}/{int(row.n)}"
         else:
             est, low, high = row.median, row.ci_low, row.ci_high
             text = "-" if pd.isna(row.n) else f"{int(row.n)}"
-        s = shrunk.loc[study]
+        s = shrunk.loc[study] if shrunk is not None else {"shrunken": np.nan, "ci_low": np.nan, "ci_high": np.nan}
         out.append({"label": label, "text": text, "estimate": scale * est,
                     "ci_low": scale * _number(low), "ci_high": scale * _number(high),
-                    "weight": weights.get(study, np.nan), "shrunken": scale * s.shrunken,
-                    "shrunken_low": scale * s.ci_low, "shrunken_high": scale * s.ci_high})
+                    "weight": weights.get(study, np.nan), "shrunken": scale * s["shrunken"],
+                    "shrunken_low": scale * s["ci_low"], "shrunken_high": scale * s["ci_high"]})
     return pd.DataFrame(out, columns=list(TABLE_COLUMNS))
 
 
@@ -188,35 +187,53 @@ def _p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def pooled_rows(run) -> list[dict]:
-    """The frequentist and the Bayesian pooled value with their intervals, on the plot's scale."""
-    scale = 100.0 if run.kind == "binary" else 1.0
-    f, b = run.freq, run.bayes
-    return [{"label": f"RE model ({f.tau2_method}, {f.measure})", "estimate": scale * f.estimate,
-             "ci_low": scale * f.ci_low, "ci_high": scale * f.ci_high, "pi_low": scale * f.pi_low,
-             "pi_high": scale * f.pi_high},
-            {"label": f"Bayesian (tau ~ {b.priors.get('tau', '?')})", "estimate": scale * b.pooled["median"],
-             "ci_low": scale * b.pooled["ci_low"], "ci_high": scale * b.pooled["ci_high"],
-             "pi_low": scale * b.predictive["ci_low"], "pi_high": scale * b.predictive["ci_high"]}]
+def pooled_rows(kind: str, freq=None, bayes=None) -> list[dict]:
+    """The frequentist and the Bayesian pooled value (those given) with their intervals, on the plot's scale."""
+    scale = 100.0 if kind == "binary" else 1.0
+    out = []
+    if freq is not None:
+        out.append({"label": f"RE model ({freq.tau2_method}, {freq.measure})", "estimate": scale * freq.estimate,
+                    "ci_low": scale * freq.ci_low, "ci_high": scale * freq.ci_high, "pi_low": scale * freq.pi_low,
+                    "pi_high": scale * freq.pi_high})
+    if bayes is not None:
+        p, q = bayes.pooled, bayes.predictive
+        out.append({"label": f"Bayesian (tau ~ {bayes.priors.get('tau', '?')})", "estimate": scale * p["median"],
+                    "ci_low": scale * p["ci_low"], "ci_high": scale * p["ci_high"], "pi_low": scale * q["ci_low"],
+                    "pi_high": scale * q["ci_high"]})
+    return out
 
 
-def heterogeneity_text(run) -> str:
-    """'Heterogeneity: tau2 = ..., I2 = ..%, Q(df) = ..., p = ...; Bayesian tau = m [l, h]'."""
-    f, t = run.freq, run.bayes.tau
-    return (f"Heterogeneity ({f.measure} scale): \u03c4\u00b2 = {f.tau2:.3g}, I\u00b2 = {f.I2:.1f}%, "
-            f"Q({f.k - 1}) = {f.Q:.2f}, {_p_text(f.p_Q)};  Bayesian \u03c4 = {t['median']:.2f} "
-            f"[{t['ci_low']:.2f}, {t['ci_high']:.2f}] ({'logit' if run.kind == 'binary' else 'log'} scale)\n"
-            f"Squares: reported value, area \u221d weight; blue: Bayesian shrunken estimate (95% CrI)")
+def heterogeneity_text(kind: str, freq=None, bayes=None) -> str:
+    """'Heterogeneity: tau2 = ..., I2 = ..%, Q(df) = ..., p = ...; Bayesian tau = m [l, h]' (the parts given)."""
+    parts = []
+    if freq is not None and not freq.single_study:
+        parts.append(f"Heterogeneity ({freq.measure} scale): \u03c4\u00b2 = {freq.tau2:.3g}, I\u00b2 = "
+                     f"{freq.I2:.1f}%, Q({freq.k - 1}) = {freq.Q:.2f}, {_p_text(freq.p_Q)}")
+    if bayes is not None:
+        t = bayes.tau
+        parts.append(f"Bayesian \u03c4 = {t['median']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}] "
+                     f"({'logit' if kind == 'binary' else 'log'} scale)")
+    legend = "Squares: reported value" + (", area \u221d weight" if freq is not None else "")
+    legend += "; blue: Bayesian shrunken estimate (95% CrI)" if bayes is not None else ""
+    return ";  ".join(parts) + "\n" + legend
+
+
+def fit_forest(rows: pd.DataFrame, outcome: str, freq=None, bayes=None, ax=None):
+    """The forest plot of one outcome from its fits (a FreqFit, a BayesFit or both); labels from the rows'
+    ``label`` when present. Returns the Figure."""
+    kind = rows["kind"].iloc[0]
+    binary = kind == "binary"
+    return draw_forest(forest_table(rows, kind, freq, bayes), pooled_rows(kind, freq, bayes),
+                       heterogeneity_text(kind, freq, bayes),
+                       xlabel=f"{outcome} ({'%' if binary else UNITS[kind]})",
+                       text_header="Events / N" if binary else "N",
+                       estimate_header=f"{outcome} {'%' if binary else 'months'} [95% CI]",
+                       bounds=(0.0, 100.0) if binary else None, log=not binary, ax=ax)
 
 
 def forest_figure(run, ax=None):
-    """The forest plot of one OutcomeRun (labels from the rows' ``label`` when present)."""
-    binary = run.kind == "binary"
-    return draw_forest(forest_table(run), pooled_rows(run), heterogeneity_text(run),
-                       xlabel=f"{run.outcome} ({'%' if binary else UNITS[run.kind]})",
-                       text_header="Events / N" if binary else "N",
-                       estimate_header=f"{run.outcome} {'%' if binary else 'months'} [95% CI]",
-                       bounds=(0.0, 100.0) if binary else None, log=not binary, ax=ax)
+    """The forest plot of one OutcomeRun: its frequentist and Bayesian fits together."""
+    return fit_forest(run.rows, run.outcome, run.freq, run.bayes, ax)
 
 
 def plot_forest(run, path: str) -> None:
