@@ -14,7 +14,7 @@ import pandas as pd
 from .. import __version__
 from ..data.audit import audit
 from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
-from ..report.console import console, fmt, print_frame
+from ..report.console import console, fmt, plain, print_frame
 from ..data.dataset import VALUE_POLICIES, Dataset, load_csv, load_dataset
 from ..errors import BayesPrrtError
 from ..effects import BINARY_MEASURES, MEDIAN_MEASURES, study_effects
@@ -25,7 +25,7 @@ from ..bayes.fit import ENGINES, bayes_pool
 from ..bayes.joint import joint_response
 from ..bayes.sampling import SAMPLERS, Settings
 from ..bayes.statements import probabilities
-from ..files import write_atomic
+from ..files import check_writable, scratch_tempdir, write_atomic, write_netcdf
 from ..plots.sensitivity import plot_sensitivity
 from ..report.text import (print_bayes, print_joint, print_pooled, print_probabilities, print_sensitivity,
                      print_subgroups)
@@ -47,7 +47,7 @@ class Cli(click.Group):
 
     def main(self, *args, **kwargs):
         try:  # around the handlers' whole lifetime: a signal while they are removed is caught too
-            with interruptible():
+            with interruptible(), scratch_tempdir():  # the compilers' temporary files: one folder, removed
                 result = super().main(*args, **kwargs)
         except Interrupted as stop:
             signum = stop.signum
@@ -69,7 +69,7 @@ class Cli(click.Group):
         try:
             return super().invoke(ctx)
         except BayesPrrtError as err:
-            raise UserError(str(err)) from None
+            raise UserError(plain(err)) from None
 
 
 data_option = click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
@@ -111,7 +111,7 @@ def main() -> None:
 
 
 def _print_summary(data: Dataset) -> None:
-    console.print(f"[bold]Dataset[/bold]: {data.source}  (sha256 {data.sha256[:16]}, "
+    console.print(f"Dataset: {data.source}  (sha256 {data.sha256[:16]}, "
                   f"{len(data.studies) if data.embedded else data.outcomes['study'].nunique()} studies, {len(data.outcomes)} outcome rows)")
     print_frame(dataset_summary(data), title="Outcomes by value source")
 
@@ -203,7 +203,7 @@ def _bayes_fit(rows, by, opts):
 
 def _finish_bayes(res, allow_unconverged, idata_path):
     if idata_path and res.idata is not None:
-        write_atomic(Path(idata_path), res.idata.to_netcdf)
+        write_netcdf(res.idata, Path(idata_path))
     if not res.converged and not allow_unconverged:
         raise UserError("the fit did not pass the convergence checks (R-hat <= 1.01, ESS >= 400, no "
                         "divergences) even after a refit; the results above are UNRELIABLE. Rerun with more "
@@ -227,6 +227,8 @@ def _finish_bayes(res, allow_unconverged, idata_path):
 def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json, allow_unconverged, idata_path,
          **opts):
     """Pool one outcome: frequentist random effects (--method freq) or the hierarchical model (bayes)."""
+    if idata_path:
+        check_writable(Path(idata_path), "--idata")
     data = open_data(data_path)
     rows = data.select(outcome, values)
     if method == "bayes":
@@ -270,6 +272,8 @@ def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_
 @click.argument("statements", nargs=-1, required=True)
 def prob(data_path, outcome, by, values, allow_unconverged, idata_path, as_json, statements, **opts):
     """Posterior probabilities, e.g.  prob --outcome ORR --by grade "G1-2 > G2-3" "> 0.30"."""
+    if idata_path:
+        check_writable(Path(idata_path), "--idata")
     data = open_data(data_path)
     res = _bayes_fit(data.select(outcome, values), by, opts)
     answers = probabilities(res, statements)
@@ -314,6 +318,7 @@ def joint(data_path, values, prior_mu, prior_tau, draws, seed, allow_unconverged
 @json_option
 def sensitivity(outcome, spec_path, data_path, plot_path, draws, seed, as_json):
     """Prior grid, data scenarios, leave-one-out and power-scaling, with a verdict per statement."""
+    check_writable(Path(plot_path), "--plot")
     spec = read_spec(spec_path)
     data = open_data(data_path)
     settings = Settings(draws=draws, tune=draws, seed=seed)
@@ -361,7 +366,7 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     for outcome in spec.outcomes:
         data.select(outcome, spec.values)  # fails early, naming the outcome, if it cannot be pooled
     out = Path(out_dir)
-    check_destination(out, force)
+    check_destination(out, force, (spec.path, data_path))
     start = time.perf_counter()
     watch_output(out)
     with progress_display(quiet) as step:

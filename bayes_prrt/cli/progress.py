@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..report.console import plain
+
 
 @contextmanager
 def progress_display(quiet: bool):
@@ -14,6 +16,7 @@ def progress_display(quiet: bool):
     if quiet or not sys.stderr.isatty():
         yield lambda label: None
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True) as bar:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn(),
+                  transient=True) as bar:  # a label names an outcome: shown literally (see report.console)
         task = bar.add_task("starting", total=None)
-        yield lambda label: bar.update(task, description=label)
+        yield lambda label: bar.update(task, description=plain(label))

@@ -59,7 +59,7 @@ def print_diagnostics(diag, label: str = "") -> None:
 def print_bayes(res, values: str | None = None) -> None:
     """Posterior medians with 95% equal-tailed intervals."""
     if not res.converged:
-        console.print("[bold]UNRELIABLE: the sampler did not converge; do not use these numbers.[/bold]")
+        console.print("UNRELIABLE: the sampler did not converge; do not use these numbers.", style="bold")
     console.print(f"Bayesian hierarchical model (k = {res.k}; engine {res.engine})   outcome {res.outcome}"
                   + (f", values: {values}" if values else ""))
     console.print("Priors: " + ", ".join(f"{k} ~ {v}" for k, v in res.priors.items()))
@@ -90,7 +90,7 @@ def print_bayes(res, values: str | None = None) -> None:
 
 def print_probabilities(res, answers) -> None:
     if not res.converged:
-        console.print("[bold]UNRELIABLE: the sampler did not converge; do not use these numbers.[/bold]")
+        console.print("UNRELIABLE: the sampler did not converge; do not use these numbers.", style="bold")
     for a in answers:
         console.print(f"P({res.outcome}: {a['statement']}) = {a['probability']:.3f}  (MCSE {a['mcse']:.3f})")
     print_diagnostics(res.diagnostics)
@@ -100,7 +100,7 @@ def print_probabilities(res, answers) -> None:
 
 def print_joint(res) -> None:
     if not res.converged:
-        console.print("[bold]UNRELIABLE: the sampler did not converge; do not use these numbers.[/bold]")
+        console.print("UNRELIABLE: the sampler did not converge; do not use these numbers.", style="bold")
     console.print(f"Joint ORR/DCR model (k = {res.k}): responders and stable disease from the same patients")
     console.print(f"ORR: {_interval(res.orr)}   DCR: {_interval(res.dcr)}   rho: {_interval(res.rho)}")
     print_frame(res.comparison, title="Joint vs separate models (posterior median, 95% interval)")
@@ -116,7 +116,7 @@ def _table(rows: list[dict], key: str) -> pd.DataFrame:
 
 
 def print_sensitivity(res) -> None:
-    console.print(f"[bold]Sensitivity: {res.outcome}[/bold]")
+    console.print(f"Sensitivity: {res.outcome}", style="bold")
     print_frame(_table(res.priors, "prior"), title=f"{res.outcome}: prior grid (statements as probabilities)")
     if res.scenarios:
         print_frame(_table(res.scenarios, "scenario"), title=f"{res.outcome}: data scenarios")
