@@ -57,11 +57,13 @@ def neutralise_formula(value):
 
 def write_csv(frame: pd.DataFrame, path: Path, **to_csv) -> None:
     """``frame.to_csv(path)`` with every text cell and column name passed through
-    ``neutralise_formula`` (numbers stay numbers, so -0.5 is written as it is)."""
+    ``neutralise_formula`` (numbers stay numbers, so -0.5 is written as it is), and RFC 4180 line
+    ends (CRLF): the csv module quotes a field holding any line-end character, so a CR inside a
+    study name cannot split its row (with pandas' default "\n" it would)."""
     safe = frame.rename(columns=neutralise_formula)
     text = [c for c, dtype in safe.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     safe[text] = safe[text].map(neutralise_formula)
-    safe.to_csv(path, **to_csv)
+    safe.to_csv(path, **{"lineterminator": "\r\n", **to_csv})
 
 
 # ---------------------------------------------------------------- netCDF
