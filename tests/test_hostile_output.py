@@ -29,16 +29,18 @@ from scipy import stats
 
 from bayes_prrt import files
 from bayes_prrt.cli import commands, main
+from bayes_prrt.cli.progress import progress_display
 from bayes_prrt.errors import BayesPrrtError
 from bayes_prrt.freq.pool import pool, subgroups
 from bayes_prrt.report import writer
 from bayes_prrt.report.console import console, print_frame
+from bayes_prrt.report.html import render_report
 from bayes_prrt.sensitivity.analysis import GridEntry, outcome_sensitivity
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = str(ROOT / "tests" / "specs" / "small.toml")
-HOSTILE = ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "[/bold]A",
-           "\x1b]0;pwned\x07\x1b[31mred"]
+HOSTILE = ["a$^$b <script>", "=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tTab", "\rCR", "[/bold]A",
+           "\x1b]0;pwned\x07\x1b[31mred"]  # the first: mathtext in a figure label, and HTML
 
 
 # ---------------------------------------------------------------- fixtures and helpers
@@ -185,6 +187,16 @@ def test_run_tables_neutralise_formulas_and_get_the_umask(finished, tmp_path, mo
     assert (out / "run.json").stat().st_mode & 0o777 == 0o640
     assert (out / "posterior" / "PFS.nc").stat().st_mode & 0o777 == 0o640
     assert not stale.exists() and not leftovers(out) and not (out / files.MARKER).exists()
+    assert "a$^$b &lt;script&gt;" in (out / "report.html").read_text()  # and the figures were drawn
+
+
+def test_report_escapes_outcome_and_covariate_names(finished, monkeypatch):
+    run, _ = finished
+    o = run.outcomes[0]
+    monkeypatch.setattr(o, "refused", {"<b>cov": "<i>reason"})
+    monkeypatch.setattr(o, "outcome", "<script>x</script>")
+    page = render_report(run, writer.tables(run), {}, Path("."), {"converged": True, "versions": {}})
+    assert "<script>x" not in page and "<b>cov" not in page and "&lt;b&gt;cov" in page
 
 
 def test_write_atomic_gives_the_umask_mode(tmp_path):
@@ -220,6 +232,13 @@ def test_cli_prints_hostile_names_literally(write_csv):
     refused = invoke("pool", "--data", path, "--outcome", "\x1b]0;pwned\x07")
     assert_one_line_error(refused)
     assert "\x1b" not in refused.output and "\x07" not in refused.output
+
+
+def test_progress_label_is_shown_literally(monkeypatch):
+    """Reproducer: rich's TextColumn read the label ("fitting <outcome>") as markup: MarkupError."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with progress_display(quiet=False) as step:
+        step("fitting [/y]X \x1b[31m")
 
 
 # ---------------------------------------------------------------- 3. full disk

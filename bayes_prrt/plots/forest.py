@@ -7,6 +7,7 @@ import numpy as np
 
 from ..effects import clopper_pearson
 from ..outcomes import UNITS
+from . import literal_text
 
 
 def observed_intervals(run) -> list[tuple[str, float, float, float]]:
@@ -24,6 +25,7 @@ def observed_intervals(run) -> list[tuple[str, float, float, float]]:
     return out
 
 
+@literal_text
 def plot_forest(run, path: str) -> None:
     """Studies: observed (square, reported CI) and shrunken (dot, 95% CrI); then pooled rows."""
     studies = observed_intervals(run)
@@ -57,6 +59,7 @@ def plot_forest(run, path: str) -> None:
     plt.close(fig)
 
 
+@literal_text
 def plot_subgroups(run, covariate: str, path: str) -> None:
     fit = run.subgroups[covariate]
     levels = list(fit.levels.items())
@@ -74,6 +77,7 @@ def plot_subgroups(run, covariate: str, path: str) -> None:
     plt.close(fig)
 
 
+@literal_text
 def plot_contrasts(run, covariate: str, path: str) -> None:
     fit = run.subgroups[covariate]
     names = list(fit.contrasts)
@@ -93,6 +97,7 @@ def plot_contrasts(run, covariate: str, path: str) -> None:
     plt.close(fig)
 
 
+@literal_text
 def plot_influence(run, path: str) -> None:
     loo = run.sensitivity.loo
     studies = list(loo)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 
 from ..outcomes import UNITS
+from . import literal_text
 
 
+@literal_text
 def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:
     """One panel per outcome; rows are the priors of the grid, then the data scenarios."""
     fig, axes = plt.subplots(1, len(results), figsize=(4.8 * len(results), 6.5), squeeze=False)

@@ -87,7 +87,7 @@ def render_report(run, frames: dict, captions: dict, folder: Path, meta: dict) -
         "subgroups": "<h3>Probability statements</h3>" + _table(frames["statements"])
         + "<h3>Subgroups</h3>" + _table(frames["subgroups"]) + "<h3>Contrasts</h3>" + _table(frames["contrasts"])
         + _figures(folder, captions, "subgroups_") + _figures(folder, captions, "contrasts_")
-        + "".join(f"<p>{o.outcome} by {c}: not estimated ({html.escape(r)})</p>"
+        + "".join(f"<p>{html.escape(o.outcome)} by {html.escape(c)}: not estimated ({html.escape(r)})</p>"
                   for o in run.outcomes for c, r in o.refused.items()),
         "sensitivity": "<h3>Verdicts</h3>" + _table(frames["verdicts"]) + _figures(folder, captions, "sensitivity")
         + "<h3>Prior grid</h3>" + _table(frames["sensitivity_priors"])
