@@ -332,7 +332,9 @@ def test_stale_temporary_folders_are_removed_and_moved_results_restored(tmp_path
         sleeper.wait()
 
 
+@pytest.mark.slow
 def test_sigkill_while_writing_leaves_a_marked_folder_the_next_run_removes(tmp_path):
+    """The real thing (a whole run, ~40 s): SIGKILL as soon as the temporary folder is marked."""
     out = tmp_path / "results"
     proc = subprocess.Popen([sys.executable, "-m", "bayes_prrt.cli", "run", "--spec", SPEC, "--out", str(out),
                              "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

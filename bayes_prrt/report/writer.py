@@ -62,10 +62,13 @@ def check_destination(out: Path, force: bool, inputs=()) -> None:
     if not _is_results_folder(out):
         raise BayesPrrtError(f"--force refuses to replace {out}: it is not a bayes-prrt results folder (no run.json "
                              f"written by bayes-prrt); choose another --out")
-    held = [str(p) for p in (*inputs, Path.cwd()) if p is not None and Path(os.path.realpath(p)).is_relative_to(
-        os.path.realpath(out))]
+    held = [str(p) for p in (*inputs, Path.cwd()) if p is not None and _inside(p, out)]
     if held:
         raise BayesPrrtError(f"--force refuses to replace {out}: it holds {', '.join(held)}; choose another --out")
+
+
+def _inside(path, folder: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
 
 
 def _is_results_folder(folder: Path) -> bool:
@@ -203,7 +206,7 @@ def write_run(run, out: Path, force: bool, timings: dict) -> None:
     check_destination(out, force, inputs(run))
     remove_stale(out)
     posteriors = {o.outcome: netcdf_bytes(o.bayes.idata) for o in run.outcomes}
-    figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1
+    figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1  # as ``figures`` draws them
     check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
                 + TABLES_BYTES)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -212,14 +215,14 @@ def write_run(run, out: Path, force: bool, timings: dict) -> None:
     try:
         _write_contents(run, tmp, timings, posteriors)
         _replace(tmp, out, old)
-        unmark(out)
     except OSError as err:
         raise BayesPrrtError(f"cannot write the results to {out}: {err.strerror or err}"
-                             f"{' (' + err.filename + ')' if err.filename else ''}; nothing was changed") from None
+                             f"{f' ({err.filename})' if err.filename else ''}; nothing was changed") from None
     finally:
         _remove(tmp)
         if out.exists():  # else the swap failed and could not put the old results back: keep them
             _remove(old)
+    unmark(out)  # the marker moved in with the results
 
 
 def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes]) -> None:
@@ -232,9 +235,9 @@ def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes])
     for outcome, content in posteriors.items():
         (tmp / "posterior" / f"{outcome}.nc").write_bytes(content)
     meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,
-                "sha256": run.data.sha256}, "spec": run.spec.path, "timings_s": timings,
-                "diagnostics": frames["diagnostics"].to_dict(orient="records"),
-                "converged": bool(frames["diagnostics"]["converged"].all())}
+            "sha256": run.data.sha256}, "spec": run.spec.path, "timings_s": timings,
+            "diagnostics": frames["diagnostics"].to_dict(orient="records"),
+            "converged": bool(frames["diagnostics"]["converged"].all())}
     (tmp / "run.json").write_text(json.dumps(_json_safe(meta), indent=2, default=str, allow_nan=False))
     (tmp / "report.html").write_text(render_report(run, frames, captions, tmp / "figures", meta))
 
