@@ -133,7 +133,7 @@ def check_space(folder: Path, needed: int) -> None:
 
 def marked_tempdir(prefix: str, parent: Path) -> Path:
     """``mkdtemp`` in ``parent``, with the umask's permissions and a marker file naming this process
-    (its pid and host), so that ``remove_stale`` can tell a killed run's folder from a live one's."""
+    (its pid and host), so that ``stale_tempdirs`` can tell a killed run's folder from a live one's."""
     folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     os.chmod(folder, user_mode(directory=True))
     mark(folder)
@@ -158,11 +158,11 @@ def owner_gone(folder: Path) -> bool:
     if host != socket.gethostname() or pid == os.getpid():
         return False
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's
-        return False
+        pass
     return False
 
 
