@@ -16,6 +16,16 @@ def one_line(text: str) -> str:
     return str(text).translate(_LINE_BREAKS)
 
 
+# C0 controls except tab and newline, DEL, and C1 controls (U+009B is a one-character ESC [)
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0b, 0x20), *range(0x7f, 0xa0))}
+
+
+def plain(text) -> str:
+    """``text`` with its control characters escaped (``\\x1b``), safe to show on a terminal: a study
+    name from the data cannot recolour it or set its window title."""
+    return str(text).translate(_CONTROL)
+
+
 class BayesPrrtError(ValueError):
     """Base class of the package's own, user-facing errors; the message is always one line."""
 

@@ -88,7 +88,9 @@ def wait_for(condition, proc, limit_s: float = 120) -> None:
 
 
 def previous_results(out: Path) -> dict[str, bytes]:
+    """A results folder (--force replaces only those: its run.json lists bayes-prrt's version)."""
     (out / "tables").mkdir(parents=True)
+    (out / "run.json").write_text('{"versions": {"bayes-prrt": "0.0"}}')
     (out / "report.html").write_text("<p>the previous run</p>")
     (out / "tables" / "headline.csv").write_text("outcome,k\nPFS,4\n")
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}

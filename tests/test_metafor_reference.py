@@ -76,8 +76,10 @@ def test_back_transform(case):
         for method in ("DL", "REML"):
             ref = CASES[case]["measures"][measure]["fits"][method]
             res = pool(rows, measure, method)
-            close([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high],
-                  [ref["estimate_bt"], ref["ci_low_bt"], ref["ci_high_bt"], ref["pi_low_bt"], ref["pi_high_bt"]])
+            expected = [ref["estimate_bt"], ref["ci_low_bt"], ref["ci_high_bt"], ref["pi_low_bt"], ref["pi_high_bt"]]
+            if measure == "PR":  # metafor prints PR's normal-theory bounds raw; the package clips them to [0, 1]
+                expected = list(np.clip(expected, 0.0, 1.0))
+            close([res.estimate, res.ci_low, res.ci_high, res.pi_low, res.pi_high], expected)
 
 
 def _extra(case, measure, method):

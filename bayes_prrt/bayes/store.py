@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import BayesPrrtError
+from ..files import write_netcdf
 from ..priors import parse_prior
 from .result import BayesFit, fit_metadata
 from .sampling import Diagnostics, Settings
@@ -27,13 +28,19 @@ def _groups(fit: BayesFit, prefix: str = "") -> dict:
     return out
 
 
-def save_fit(fit: BayesFit, path) -> None:
+def fit_inference_data(fit: BayesFit):
+    """The InferenceData that ``save_fit`` writes: the fit's groups, its record, its ``overall``."""
     import arviz as az
 
     groups = _groups(fit)
     if fit.overall is not None:
         groups |= _groups(fit.overall, PREFIX)
-    az.InferenceData(**groups, warn_on_custom_groups=False).to_netcdf(str(path))
+    return az.InferenceData(**groups, warn_on_custom_groups=False)
+
+
+def save_fit(fit: BayesFit, path) -> None:
+    """Write the fit to ``path`` atomically (``files.write_netcdf``: a full disk is a one-line error)."""
+    write_netcdf(fit_inference_data(fit), Path(path))
 
 
 def _rebuild(idata, meta: dict, overall: BayesFit | None) -> BayesFit:

@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..errors import BayesPrrtError
+from ..errors import BayesPrrtError, plain
+from ..files import scratch_tempdir
 from ..names import BINARY_MEASURES, DEFAULT_SEED, ENGINES, MEDIAN_MEASURES, SAMPLERS
 from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
 from .params import SEED
@@ -29,7 +30,7 @@ class Cli(click.Group):
 
     def main(self, *args, **kwargs):
         try:  # around the handlers' whole lifetime: a signal while they are removed is caught too
-            with interruptible():
+            with interruptible(), scratch_tempdir():  # the compilers' temporary files: one folder, removed
                 result = super().main(*args, **kwargs)
         except Interrupted as stop:
             signum = stop.signum
@@ -51,7 +52,7 @@ class Cli(click.Group):
         try:
             return super().invoke(ctx)
         except BayesPrrtError as err:
-            raise UserError(str(err)) from None
+            raise UserError(plain(err)) from None
 
 
 data_option = click.option("--data", "data_path", type=click.Path(dir_okay=False), default=None,
@@ -160,11 +161,16 @@ def _bayes(data, outcome, values, by, opts):
                     priors={"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]})
 
 
+def _check_idata(idata_path) -> None:
+    if idata_path:
+        from ..files import check_writable
+
+        check_writable(Path(idata_path), "--idata")
+
+
 def _save(fit, idata_path) -> None:
     if idata_path:
-        from ..files import write_atomic
-
-        write_atomic(Path(idata_path), fit.to_netcdf)
+        fit.to_netcdf(idata_path)
 
 
 def _gate(fit, allow_unconverged: bool) -> None:
@@ -192,6 +198,7 @@ def _gate(fit, allow_unconverged: bool) -> None:
 def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json, allow_unconverged, idata_path,
          **opts):
     """Pool one outcome: frequentist random effects (--method freq) or the hierarchical model (bayes)."""
+    _check_idata(idata_path)
     data = open_data(data_path)
     if method == "bayes":
         fit = _bayes(data, outcome, values, by, opts)
@@ -241,6 +248,7 @@ def prob(data_path, outcome, by, values, allow_unconverged, idata_path, as_json,
             raise UserError(f"{idata_path} holds a fit of {fit.outcome}" + (f" by {fit.by}" if fit.by else "")
                             + f", not of {outcome}" + (f" by {by}" if by else ""))
     else:
+        _check_idata(idata_path)
         data = open_data(data_path)
         rows = data.select(outcome, values)
         if by is not None and by not in rows.columns:
@@ -300,10 +308,11 @@ def sensitivity(outcome, spec_path, data_path, plot_path, draws, seed, as_json):
     """Prior grid, data scenarios, leave-one-out and power-scaling, with a verdict per statement."""
     from ..analysis.spec import read_spec
     from ..bayes.sampling import Settings
-    from ..files import write_atomic
+    from ..files import check_writable, write_atomic
     from ..plots.sensitivity import plot_sensitivity
     from ..sensitivity.analysis import spec_sensitivities
 
+    check_writable(Path(plot_path), "--plot")
     spec = read_spec(spec_path)
     data = open_data(data_path)
     results, kinds = spec_sensitivities(data, spec, [outcome] if outcome else spec.outcomes,
@@ -362,8 +371,9 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     data = open_data(data_path)
     check_against_data(spec, data)  # fails early, naming the spec key, if the data cannot answer it
     out = Path(out_dir)
-    if out.exists() and not force:
-        raise UserError(f"{out} exists; pass --force to replace it, or choose another --out")
+    from ..report.writer import check_destination
+
+    check_destination(out, force, (spec.path, data_path), names=("--out", "--force"))
     start = time.perf_counter()
     watch_output(out)  # an interrupt tells whether these were replaced
     with progress_display(quiet, analysis_steps(spec)) as step:

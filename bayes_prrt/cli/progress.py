@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from ..errors import plain
+
 
 def analysis_steps(spec) -> int:
     """The steps ``run_analysis`` announces for ``spec`` (pooling, one per covariate and the
@@ -54,8 +56,8 @@ def progress_display(quiet: bool, total: int | None = None, stream=None):
         yield lambda label: None
         return
     if not stream.isatty():
-        yield Steps(total, lambda line: print(line, file=stream, flush=True))
+        yield Steps(total, lambda line: print(plain(line), file=stream, flush=True))
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=True) as bar:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}", markup=False), transient=True) as bar:
         task = bar.add_task("starting", total=None)
-        yield Steps(total, lambda line: bar.update(task, description=line))
+        yield Steps(total, lambda line: bar.update(task, description=plain(line)))

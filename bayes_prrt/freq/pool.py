@@ -71,8 +71,8 @@ def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool =
     outcome = str(rows["outcome"].iloc[0])
     eff, used = study_effects(rows, measure)
     _check_k(len(used), outcome, min_k)
-    if measure == "GLMM":
-        return _pool_glmm(outcome, used, eff)
+    if measure == "GLMM":  # a one-study level of ``subgroups``: its own estimate, exact CI
+        return _pool_glmm(outcome, used, eff) if len(used) > 1 else single_study(used, measure)
     fit = rma(eff.yi, eff.vi, method=tau2_method, hksj=hksj)
     pi = fit.predict() if tau2_method != "FE" else (fit.ci_low[0], fit.ci_high[0])
     bt = back_transform([fit.estimate, fit.ci_low[0], fit.ci_high[0], *pi], measure, eff.n)
@@ -81,6 +81,8 @@ def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool =
         notes.append("single study: its own estimate, no pooling")
     if measure == "PFT":
         notes += _pft_n_dependence(fit.estimate, eff.n, bt[0], bt[2] - bt[1])
+    if measure == "PR":
+        bt = _clip_proportion(bt, notes)
     if measure == "MEDIAN" and min(bt[1], bt[3]) < 0:
         notes.append("the CI or prediction interval on the raw median scale reaches below 0 months; "
                      "LOGMEDIAN keeps it positive")
@@ -91,6 +93,18 @@ def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool =
         I2=fit.I2, I2_ci=i2_interval(fit, eff.vi), H2=fit.H2, Q=fit.QE, p_Q=fit.p_QE,
         weights=dict(zip(used["study"].astype(str), fit.weights.round(10), strict=True)), notes=notes,
     )
+
+
+def _clip_proportion(bt, notes: list[str]):
+    """PR's normal-theory bounds (estimate +- 1.96 se on the raw proportion) can leave [0, 1] when
+    the proportions are near 0 or 1; they are clipped to it, with a note giving the raw bounds.
+    metafor's rma(measure="PR") prints the raw bounds (it clips only in its transf functions)."""
+    clipped = np.clip(bt, 0.0, 1.0)
+    if np.any(clipped != bt):
+        notes.append(f"PR: the normal-approximation CI/PI [{bt[1]:.4g}, {bt[2]:.4g}] / [{bt[3]:.4g}, {bt[4]:.4g}] "
+                     f"leaves [0, 1] and is clipped to it (metafor reports the raw bounds); PLO, PFT or GLMM "
+                     f"stay inside")
+    return [float(v) for v in clipped]
 
 
 def _pft_n_dependence(t: float, n, estimate: float, ci_width: float) -> list[str]:

@@ -20,6 +20,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..effects import clopper_pearson
 from ..outcomes import UNITS
+from . import literal_text
 from .layout import save
 
 TABLE_COLUMNS = ("label", "text", "estimate", "ci_low", "ci_high", "weight", "shrunken", "shrunken_low",
@@ -70,6 +71,7 @@ def _column(ax, y, text, offset, ha, side, weight="normal"):
                 annotation_clip=False)
 
 
+@literal_text
 def draw_forest(table: pd.DataFrame, pooled: list[dict], heterogeneity: str, xlabel: str,
                 text_header: str = "Events / N", estimate_header: str = "Estimate [95% CI]", digits: int = 1,
                 bounds=None, log: bool = False, ax=None):

@@ -7,11 +7,13 @@ import math
 import matplotlib.pyplot as plt
 
 from ..outcomes import UNITS
+from . import literal_text
 from .layout import save
 
 PER_ROW = 2  # panels per row, so that each stays readable at the report's width
 
 
+@literal_text
 def plot_sensitivity(results, kinds: dict[str, str], path: str) -> None:
     """One panel per outcome, two panels a row; rows are the priors of the grid, then the data scenarios."""
     ncols = min(PER_ROW, len(results))

@@ -3,6 +3,11 @@
 Tables are laid out for a 100-column terminal: numbers never break, text columns wrap at
 whole words and no header breaks inside a word; a table that cannot fit so is printed as
 one block per record ("column: value" lines) instead.
+
+Everything printed is shown literally: study and outcome names, notes and file paths come from
+the user, so the console interprets no rich markup (``[/bold]A`` would raise MarkupError) and no
+emoji codes, and every control character (ESC starts the sequences that recolour the terminal
+or set its window title) is shown escaped, as ``\\x1b``. Emphasis is a ``style``, never markup.
 """
 
 from __future__ import annotations
@@ -14,12 +19,23 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import plain
 from ..formatting import fmt
 
-console = Console(highlight=False, soft_wrap=False, width=160)
 TABLE_WIDTH = 100  # columns a table may take
 MIN_TEXT = 12  # narrowest a wrapped text column may become
 GAP = 2  # spaces between two columns
+
+class PlainConsole(Console):
+    """A rich Console that renders every string literally (see the module docstring): no markup,
+    no emoji codes, control characters escaped. Covers print(), table cells and titles."""
+
+    def render_str(self, text: str, **kwargs):
+        kwargs.update(markup=False, emoji=False)
+        return super().render_str(plain(text), **kwargs)
+
+
+console = PlainConsole(highlight=False, soft_wrap=False, width=160)
 
 
 def print_text(text: str, width: int | None = None) -> None:

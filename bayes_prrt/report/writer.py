@@ -2,23 +2,30 @@
 
 Everything is written into a temporary folder beside ``out`` and moved into place at the
 end, so an interrupted run leaves no half-written results; an existing ``out`` is replaced
-only with ``force``, and only once the new results are complete. Every blank number in a
-table is explained by the row's ``note`` (or, in the validation table, ``reason``).
+only with ``force``, only if it is a bayes-prrt results folder that holds none of the inputs,
+and only once the new results are complete. A symbolic link ``out`` is followed: its target is
+replaced and the link keeps pointing at the results. The temporary folders are marked with the
+writing process, so that the next run removes those a killed run left behind. Every blank
+number in a table is explained by the row's ``note`` (or, in the validation table, ``reason``).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import platform
+import re
 import shutil
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import BayesPrrtError
-from ..files import safe_slug
+from ..bayes.store import fit_inference_data
+from ..files import (MKDTEMP_SUFFIX, check_space, check_writable, mark, marked_tempdir, netcdf_bytes, safe_slug,
+                     stale_tempdirs, unmark, write_csv)
 from ..jsonio import dumps
 from ..plots.bayes import plot_contrasts, plot_prior_posterior, plot_subgroups, plot_tau_i2
 from ..plots.forest import plot_forest
@@ -31,9 +38,53 @@ PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "nutpi
             "jinja2", "pandera")
 
 
-def check_destination(out: Path, force: bool) -> None:
-    if out.exists() and not force:
-        raise BayesPrrtError(f"{out} exists and force=False; give force=True to replace it, or another folder")
+FIGURE_BYTES = 100_000  # a generous size of one PNG figure (30-40 kB), for the free-space check
+TABLES_BYTES = 500_000  # all tables and run.json, generously (about 15 kB)
+
+
+def destination(out: Path, out_name: str = "out") -> Path:
+    """``out`` as an absolute path; a symbolic link is followed to its target (which is what gets
+    replaced: the link stays, and shows the new results)."""
+    out = Path(os.path.abspath(out))
+    if not out.is_symlink():
+        return out
+    try:
+        return out.resolve(strict=False)
+    except (OSError, RuntimeError) as err:
+        raise BayesPrrtError(f"{out_name} {out}: the symbolic link cannot be followed ({err})") from None
+
+
+def check_destination(out: Path, force: bool, inputs=(), names=("out", "force=True")) -> None:
+    """Fail, before any fit, unless ``out`` can be written: its parent is writable, and an existing
+    ``out`` is replaced only with ``force``, only if it is a bayes-prrt results folder (its run.json
+    lists bayes-prrt among the versions) and holds neither an input file nor the current folder.
+    ``names``: how the caller calls ``out`` and ``force`` (the CLI: its flags)."""
+    out_name, force_name = names
+    out = destination(out, out_name)
+    check_writable(out, out_name, folder=True)
+    if not out.exists():
+        return
+    if not force:
+        raise BayesPrrtError(f"{out} exists; give {force_name} to replace it, or choose another {out_name}")
+    if not _is_results_folder(out):
+        raise BayesPrrtError(f"{force_name} refuses to replace {out}: it is not a bayes-prrt results folder (no "
+                             f"run.json written by bayes-prrt); choose another {out_name}")
+    held = [str(p) for p in (*inputs, Path.cwd()) if p is not None and _inside(p, out)]
+    if held:
+        raise BayesPrrtError(f"{force_name} refuses to replace {out}: it holds {', '.join(held)}; choose another "
+                             f"{out_name}")
+
+
+def _inside(path, folder: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(folder))
+
+
+def _is_results_folder(folder: Path) -> bool:
+    try:
+        meta = json.loads((folder / "run.json").read_text())
+        return "bayes-prrt" in meta["versions"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def tables(run) -> dict[str, pd.DataFrame]:
@@ -158,33 +209,69 @@ def versions() -> dict[str, str]:
     return out
 
 
+def inputs(run) -> tuple:
+    """The files a run read: its spec and, unless embedded, its data."""
+    return run.spec.path, None if run.data.embedded else run.data.source
+
+
 def write_run(run, out: Path, force: bool, timings: dict, command: str | None = None) -> None:
-    """Write every output of ``run`` into ``out``; ``command`` is the command line that reproduces it."""
-    check_destination(out, force)
+    """Write the results folder ``out`` (see the module docstring); ``command`` is the command line that
+    reproduces it. A full disk or any other failure to write is a one-line ``BayesPrrtError``, and leaves
+    ``out`` as it was."""
+    out = destination(out)
+    check_destination(out, force, inputs(run))
+    remove_stale(out)
+    posteriors = {o.outcome: netcdf_bytes(fit_inference_data(o.bayes)) for o in run.outcomes}
+    figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1  # as ``figures`` draws them
+    check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
+                + TABLES_BYTES)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = marked_tempdir(f".{out.name}.", out.parent)
     old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
     try:
-        for sub in ("tables", "figures", "posterior"):
-            (tmp / sub).mkdir()
-        frames = tables(run)
-        for name, frame in frames.items():
-            frame.to_csv(tmp / "tables" / f"{name}.csv", index=False, float_format="%.6g")
-        captions = figures(run, tmp / "figures")
-        for o in run.outcomes:
-            o.bayes.to_netcdf(tmp / "posterior" / f"{safe_slug(o.outcome)}.nc")
-        meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,
-                "sha256": run.data.sha256}, "spec": run.spec.path, "command": command or f"bayes-prrt run --spec {run.spec.path} --seed {run.seed}",
-                "timings_s": timings, "counts": run.counts,
-                "diagnostics": frames["diagnostics"].to_dict(orient="records"),
-                "converged": bool(frames["diagnostics"]["converged"].all())}
-        (tmp / "run.json").write_text(dumps(meta))
-        (tmp / "report.html").write_text(render_report(run, frames, captions, tmp / "figures", meta))
+        _write_contents(run, tmp, timings, posteriors, command)
         _replace(tmp, out, old)
+    except OSError as err:
+        raise BayesPrrtError(f"cannot write the results to {out}: {err.strerror or err}"
+                             f"{f' ({err.filename})' if err.filename else ''}; nothing was changed") from None
     finally:
         _remove(tmp)
         if out.exists():  # else the swap failed and could not put the old results back: keep them
             _remove(old)
+    unmark(out)  # the marker moved in with the results
+
+
+def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes], command: str | None) -> None:
+    for sub in ("tables", "figures", "posterior"):
+        (tmp / sub).mkdir()
+    frames = tables(run)
+    for name, frame in frames.items():
+        write_csv(frame, tmp / "tables" / f"{name}.csv", index=False, float_format="%.6g")
+    captions = figures(run, tmp / "figures")
+    for outcome, content in posteriors.items():
+        (tmp / "posterior" / f"{safe_slug(outcome)}.nc").write_bytes(content)
+    meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,
+            "sha256": run.data.sha256}, "spec": run.spec.path,
+            "command": command or f"bayes-prrt run --spec {run.spec.path} --seed {run.seed}",
+            "timings_s": timings, "counts": run.counts,
+            "diagnostics": frames["diagnostics"].to_dict(orient="records"),
+            "converged": bool(frames["diagnostics"]["converged"].all())}
+    (tmp / "run.json").write_text(dumps(meta))
+    (tmp / "report.html").write_text(render_report(run, frames, captions, tmp / "figures", meta))
+
+
+def remove_stale(out: Path) -> None:
+    """Clear what killed runs left beside ``out``: their temporary folders ``.NAME.XXXXXXXX``
+    (marked, with a dead process) go; a previous ``out`` that such a run had moved aside
+    (``.NAME.XXXXXXXX.old``) goes back to ``out`` if the run was killed before the new results
+    were in place, and goes if they were."""
+    pattern = re.escape(f".{out.name}.") + MKDTEMP_SUFFIX + r"(\.old)?"
+    for folder in stale_tempdirs(out.parent, pattern):
+        if folder.name.endswith(".old") and not out.exists():
+            unmark(folder)
+            folder.rename(out)
+        else:
+            _remove(folder)
 
 
 def _replace(tmp: Path, out: Path, old: Path) -> None:
@@ -193,10 +280,12 @@ def _replace(tmp: Path, out: Path, old: Path) -> None:
     try:
         if out.exists():
             out.rename(old)
+            mark(old)  # a run killed from here on leaves it for the next run to restore or remove
         tmp.rename(out)
     except BaseException:
         if old.exists() and not out.exists():
             old.rename(out)
+            unmark(out)
         raise
 
 
