@@ -103,8 +103,9 @@ def simulated_medians():
 def test_vague_priors_reproduce_reml_meta_regression(simulated_medians):
     """Under mu, beta ~ N(0, 100), tau ~ U(0, 10), p(tau | y) is (to 1e-7) the restricted likelihood,
     so its mode is the REML tau; beta | tau_REML is the GLS estimate with the REML SE, and the
-    marginal posterior of beta differs from it only through the spread of tau (k = 60: within
-    0.05 SE in the median and 5% in the width, measured 0.01 SE and 1.5%)."""
+    marginal posterior of beta differs from it only through the spread of tau, which centres
+    nothing but widens (k = 60, measured: mode of tau 7e-6 relative from REML, medians within
+    0.0013 SE, 95% intervals 2.8-3.0% wider than +-1.96 SE; asserted: 1e-4, 0.01 SE, 0-5% wider)."""
     rows = simulated_medians
     fit = meta_regression(rows, ["grade", "g3_share"], "LOGMEDIAN").fit
     eff, _ = study_effects(rows, "LOGMEDIAN")
@@ -113,12 +114,12 @@ def test_vague_priors_reproduce_reml_meta_regression(simulated_medians):
     lo, hi = post.tau.support()
     mode = optimize.minimize_scalar(lambda t: -post.tau.pdf(t)[0], bounds=(max(lo, 0.02), 1.0), method="bounded",
                                     options={"xatol": 1e-8}).x
-    assert mode == pytest.approx(np.sqrt(fit.tau2), rel=2e-3)
+    assert mode == pytest.approx(np.sqrt(fit.tau2), rel=1e-4)
     for j, name in enumerate(names):
         marginal = post.mu if j == 0 else post.beta[name]
         q_lo, med, q_hi = marginal.quantile(QUANTILES)
-        assert abs(med - fit.b[j]) < 0.05 * fit.se[j], name
-        assert (q_hi - q_lo) / (2 * 1.959964) == pytest.approx(fit.se[j], rel=0.05), name
+        assert abs(med - fit.b[j]) < 0.01 * fit.se[j], name
+        assert 1.0 < (q_hi - q_lo) / (2 * 1.959964 * fit.se[j]) < 1.05, name
 
 
 # the no-covariate engine ---------------------------------------------------------------------------------
@@ -190,3 +191,71 @@ def test_unsupported_models_are_one_line_errors():
         exact_posterior("binary", y, n, np.array([[0.5], [1.0], [0.0]]), priors, ["x"], levels=["A", "B"])
     with pytest.raises(AnalysisError, match="0 <= events <= n"):
         exact_posterior("binary", np.array([3, 25, 7]), n, np.zeros((3, 0)), priors)
+
+
+# slow: long MCMC and simulation-based calibration ---------------------------------------------------------
+
+def mcmc_quantities(post, idata, rng) -> dict[str, np.ndarray]:
+    """The (chain, draw) arrays of the quantities ``post.quantities()`` reports, from MCMC draws."""
+    mu, tau = idata.posterior["mu"].to_numpy(), idata.posterior["tau"].to_numpy()
+    beta = idata.posterior["beta"].to_numpy() if post.p else np.zeros(mu.shape + (0,))
+    out = {"mu": mu, "tau": tau, **{f"beta:{name}": beta[..., j] for j, name in enumerate(post.coef_names)}}
+    if post.levels is not None:
+        value = {name: mu + (beta[..., j - 1] if j else 0) for j, name in enumerate(post.levels)}
+        out |= {f"level:{name}": v for name, v in value.items()}
+        out |= {f"contrast:{a}-{b}": value[a] - value[b] for a, b in itertools.combinations(post.levels, 2)}
+        out |= {f"new:{name}": v + tau * rng.standard_normal(tau.shape) for name, v in value.items()}
+    elif post.p == 0:
+        out["new"] = mu + tau * rng.standard_normal(tau.shape)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("outcome,covariate", [("ORR", "grade"), ("DCR", "site"), ("PFS", "grade"),
+                                               ("ORR", "g3_share")])
+def test_long_mcmc_agrees_within_three_mcse(dataset, outcome, covariate):
+    import arviz as az
+
+    from bayes_prrt.bayes.models import ModelData
+    from bayes_prrt.bayes.sampling import Settings, sample
+
+    kind, y, scale, X, names, levels = model_inputs(dataset, outcome, covariate)
+    priors = resolve_priors(kind)
+    post = exact_posterior(kind, y, scale, X, priors, names, levels)
+    idata, diag = sample(ModelData(kind, y, scale, X, priors, coef_names=names),
+                         Settings(draws=5000, tune=1000, chains=4, seed=2026))
+    assert diag.converged, diag.problems()
+    exact = post.quantities()
+    for name, draws in mcmc_quantities(post, idata, np.random.default_rng(3)).items():
+        data = az.convert_to_dataset({"x": draws})
+        for q in QUANTILES:
+            mcse = float(az.mcse(data, method="quantile", prob=q)["x"])
+            assert abs(np.quantile(draws, q) - exact[name].quantile(q)) < 3 * mcse, (name, q)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,numeric,replicates", [("binary", False, 200), ("binary", True, 60),
+                                                     ("median", True, 200)])
+def test_simulation_based_calibration(kind, numeric, replicates):
+    """Cook, Gelman & Rubin (2006, J Comput Graph Stat 15:675): with (mu, beta, tau) drawn from the
+    prior and data from the model, the posterior CDF at the true value is U(0, 1) (the exact CDF
+    replaces the rank among draws of Talts et al. 2018). KS test, must not reject at 0.1%."""
+    rng = np.random.default_rng(77)
+    priors = resolve_priors(kind)
+    k = 9
+    x = rng.uniform(0, 1, k) if numeric else np.arange(k) % 3
+    X = x[:, None] if numeric else np.eye(3)[x][:, 1:]
+    names, levels = (["x"], None) if numeric else (["b1", "b2"], ["L0", "L1", "L2"])
+    scale = rng.integers(20, 200, k).astype(float) if kind == "binary" else rng.uniform(0.1, 0.4, k)
+    pit = {"mu": [], "tau": [], "beta": []}
+    for _ in range(replicates):
+        mu, tau = priors["mu"].rvs(rng, None), priors["tau"].rvs(rng, None)
+        beta = priors["beta"].rvs(rng, X.shape[1])
+        eta = mu + X @ beta + tau * rng.standard_normal(k)
+        y = rng.binomial(scale.astype(int), expit(eta)) if kind == "binary" else eta + scale * rng.standard_normal(k)
+        post = exact_posterior(kind, y, scale, X, priors, names, levels)
+        for name, marginal, true in (("mu", post.mu, mu), ("tau", post.tau, tau),
+                                     ("beta", post.beta[names[0]], beta[0])):
+            pit[name].append(float(marginal.cdf(true)[0]))
+    for name, values in pit.items():
+        assert stats.kstest(values, "uniform").pvalue > 1e-3, name
