@@ -18,9 +18,10 @@ L_j the level's marginal likelihood (each study's random effect by adaptive Gaus
 ``likelihood.loglik_grid``). tau, mu and each a_j are on midpoint lattices (48 tau cells, a
 common step giving >= 48 cells to the narrowest location); beta_j = a_j - mu and contrasts
 a_j - a_l are lattice differences (exact sums; a_j, a_l are independent given tau, mu).
-Binomial, one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu), 40 x 48 x 48 cells.
+Binomial, one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu), 64 x 48 x 48 cells.
 Both binomial rules find the region first on a coarse grid (log mass within ``DROP`` of its
-maximum, mu and a_j in [-15, 15], tau in [0, 10] or the prior's support).
+maximum, mu and a_j in [-15, 15], widened once to [-40, 40] for the categorical rule when
+needed, tau in [0, 10] or the prior's support).
 
 Error bound: ``ExactPosterior.error_bound`` refits on a twice-finer rule (half the steps, 15
 instead of 9 Gauss-Hermite nodes) and returns the largest relative difference of the 2.5%, 50%
@@ -47,9 +48,9 @@ from ..priors import Prior
 from .marginal import Lattice, Marginal, NormalMixture
 
 DROP = 20.0  # log mass below the maximum that the fine grids need not cover
-BOX, COARSE_H, COARSE_TAU, TAU_MAX = 15.0, 0.5, 20, 10.0
+BOXES, COARSE_H, COARSE_TAU, TAU_MAX = (15.0, 40.0), 0.5, 20, 10.0
 LEVEL_CELLS, LEVEL_CELLS_MAX, TAU_CELLS, NODES = 48, 240, 48, 9
-SLOPE_CELLS = (40, 48, 48)  # tau, beta, mu
+SLOPE_CELLS = (64, 48, 48)  # tau, beta, mu
 NORMAL_TAU_CELLS, NORMAL_TAU_COARSE = 400, 200
 QUANTILES = (0.025, 0.5, 0.975)
 LINKS = {"binary": expit, "median": np.exp}
@@ -136,14 +137,19 @@ class _Levels:
         self.priors, self.L = priors, L
         self.studies = [(events[level == j], n[level == j]) for j in range(L)]
         t_lo, t_hi, self.tau_bounded = _tau_support(priors["tau"], TAU_MAX)
-        box = np.arange(-BOX, BOX, COARSE_H) + COARSE_H / 2
         tc, ht = _midpoints(t_lo, t_hi, COARSE_TAU)
-        coarse = self._tables(tc, ht, [box] * L, COARSE_H, 5)
-        logW, logq = coarse
-        tspan = _span(tc, ht, logsumexp(logW, 1), "tau", (False, not self.tau_bounded))
-        spans = [_span(box, COARSE_H, logsumexp(logW, 0), "mu")]
-        for j in range(1, L):
-            spans.append(_span(box, COARSE_H, logsumexp(logW[..., None] + logq[j], (0, 1)), f"level {j}"))
+        for half in BOXES:  # a wider box only when the first does not hold the posterior
+            box = np.arange(-half, half, COARSE_H) + COARSE_H / 2
+            logW, logq = self._tables(tc, ht, [box] * L, COARSE_H, 5)
+            try:
+                tspan = _span(tc, ht, logsumexp(logW, 1), "tau", (False, not self.tau_bounded))
+                spans = [_span(box, COARSE_H, logsumexp(logW, 0), "mu")]
+                spans += [_span(box, COARSE_H, logsumexp(logW[..., None] + logq[j], (0, 1)), f"level {j}")
+                          for j in range(1, L)]
+                break
+            except AnalysisError:
+                if half == BOXES[-1]:
+                    raise
         widths = [hi - lo for lo, hi in spans]
         h = max(min(widths) / LEVEL_CELLS, max(widths) / LEVEL_CELLS_MAX) / refine
         self.grids = [lo + (np.arange(int(np.ceil(w / h))) + 0.5) * h for (lo, _), w in zip(spans, widths)]
@@ -259,7 +265,7 @@ class _Slope:
         b_lo, b_hi = max(b0 - 8 * sb, -reach), min(b0 + 8 * sb, reach)
         tc, ht = _midpoints(t_lo, t_hi if bounded else TAU_MAX, COARSE_TAU)
         bc, hb = _midpoints(b_lo, b_hi, 40)
-        mc, hm = _midpoints(-BOX, BOX, 60)
+        mc, hm = _midpoints(-BOXES[0], BOXES[0], 60)
         lp = self._logmass(tc, ht, bc, hb, mc, hm, 5)
         tspan = _span(tc, ht, logsumexp(lp, (1, 2)), "tau", (False, not bounded))
         bspan = _span(bc, hb, logsumexp(lp, (0, 2)), "beta")
