@@ -130,6 +130,12 @@ def _span(centres, h, logmass, what: str, check=(True, True)):
     return centres[idx[0]] - 1.5 * h, centres[idx[-1]] + 1.5 * h
 
 
+def _tau_marginal(tc, ht, mass, t_lo) -> Marginal:
+    """tau's lattice marginal; mirrored at the lower end when that is the prior's bound (density > 0 there)."""
+    lower = tc[0] - ht / 2
+    return Lattice(lower, ht, mass, reflect=bool(np.isclose(lower, t_lo)))
+
+
 class _Levels:
     """Binomial model with a_0 = mu and a_j = mu + beta_j (see module docstring)."""
 
@@ -137,6 +143,7 @@ class _Levels:
         self.priors, self.L = priors, L
         self.studies = [(events[level == j], n[level == j]) for j in range(L)]
         t_lo, t_hi, self.tau_bounded = _tau_support(priors["tau"], TAU_MAX)
+        self.t_lo = t_lo
         tc, ht = _midpoints(t_lo, t_hi, COARSE_TAU)
         for half in BOXES:  # a wider box only when the first does not hold the posterior
             box = np.arange(-half, half, COARSE_H) + COARSE_H / 2
@@ -178,7 +185,7 @@ class _Levels:
 
     # quantities --------------------------------------------------------------------------------
     def tau(self) -> Marginal:
-        return Lattice(self.tc[0] - self.ht / 2, self.ht, self.W.sum(1), reflect=self.tc[0] - self.ht / 2 == 0)
+        return _tau_marginal(self.tc, self.ht, self.W.sum(1), self.t_lo)
 
     def _joint(self, j):
         """Masses of (tau, mu, a_j)."""
@@ -260,6 +267,7 @@ class _Slope:
     def __init__(self, events, n, x, priors, refine):
         self.events, self.n, self.x, self.priors = events, n, x, priors
         t_lo, t_hi, bounded = _tau_support(priors["tau"], TAU_MAX)
+        self.t_lo = t_lo
         b0, sb = priors["beta"].params
         reach = 30.0 / max(float(np.ptp(x)), 1e-12)
         b_lo, b_hi = max(b0 - 8 * sb, -reach), min(b0 + 8 * sb, reach)
@@ -289,7 +297,7 @@ class _Slope:
         return lp
 
     def tau(self) -> Marginal:
-        return Lattice(self.tc[0] - self.ht / 2, self.ht, self.P.sum((1, 2)), reflect=self.tc[0] - self.ht / 2 == 0)
+        return _tau_marginal(self.tc, self.ht, self.P.sum((1, 2)), self.t_lo)
 
     def linear(self, c) -> Marginal:
         c0, c1 = (float(v) for v in np.asarray(c, float))
@@ -300,7 +308,7 @@ class _Slope:
         return Lattice(self.mc[0] - self.hm / 2, self.hm, self.P.sum(0), shift=self.bc * c1)
 
     def predictive_of(self, c) -> Marginal:
-        c0, c1 = (float(v) for v in np.asarray(c, float))
+        c1 = float(np.asarray(c, float)[1])  # c = (1, x)
         return NormalMixture(self.P, self.mc[None, None, :] + c1 * self.bc[None, :, None], self.tc[:, None, None])
 
     def draws(self, size, rng):
@@ -323,6 +331,7 @@ class _Normal:
         self.lam0 = 1.0 / np.array([s0] + [sb] * (P - 1)) ** 2
         self.tau_prior = priors["tau"]
         t_lo, t_hi, bounded = _tau_support(priors["tau"], 2.0 * (float(np.std(y)) + float(np.sqrt(self.v.max()))))
+        self.t_lo = t_lo
         for _ in range(12):
             tc, ht = _midpoints(t_lo, t_hi, NORMAL_TAU_COARSE)
             lp = self._logpost(tc)
@@ -355,7 +364,7 @@ class _Normal:
         return mean, np.linalg.inv(prec)
 
     def tau(self) -> Marginal:
-        return Lattice(self.tc[0] - self.ht / 2, self.ht, self.w, reflect=self.tc[0] - self.ht / 2 == 0)
+        return _tau_marginal(self.tc, self.ht, self.w, self.t_lo)
 
     def _normal(self, c, extra):
         c = np.asarray(c, float)
