@@ -46,8 +46,10 @@ class Marginal:
         for i, p in enumerate(q):
             j = int(np.clip(np.searchsorted(F, p), 1, _SCAN - 1))
             a, b = grid[j - 1], grid[j]
-            out[i] = a if F[j - 1] >= p else optimize.brentq(lambda x: float(self.cdf(np.array([x]))[0]) - p, a, b,
-                                                             xtol=1e-12, rtol=1e-12)
+            if F[j - 1] >= p or F[j] <= p:  # at or beyond an end of the support
+                out[i] = a if F[j - 1] >= p else b
+            else:
+                out[i] = optimize.brentq(lambda x: float(self.cdf(np.array([x]))[0]) - p, a, b, xtol=1e-12, rtol=1e-12)
         out = self.link(out) if outcome else out
         return out if out.size > 1 else float(out[0])
 
