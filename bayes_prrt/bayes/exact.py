@@ -388,8 +388,8 @@ class ExactPosterior:
     ``quantile(q, outcome=)``, ``interval``, ``hdi``, ``prob_above`` and ``pdf``.
 
     ``mu``, ``tau``, ``beta[name]``; ``level(name)`` (a_j = mu + beta_j, categorical), ``at(x)``
-    (mu + beta x, numeric), ``contrast(a, b)`` (a_a - a_b), ``predictive(level=None, x=None)``
-    (the true value in a new study, eta + tau u). Outcome scale: expit or exp for mu, levels and
+    (mu + beta x, numeric), ``contrast(a, b)`` (a_a - a_b), ``linear(c)`` (c'(mu, beta)),
+    ``predictive(level=None, x=None, c=None)`` (the true value in a new study, eta + tau u). Outcome scale: expit or exp for mu, levels and
     predictions, exp (odds or median ratio) for beta and contrasts.
     """
 
@@ -428,16 +428,23 @@ class ExactPosterior:
     def contrast(self, a, b) -> Marginal:
         return self._linked(self._engine.linear(self._level_c(a) - self._level_c(b)), np.exp)
 
-    def predictive(self, level=None, x=None) -> Marginal:
+    def linear(self, c) -> Marginal:
+        """c'(mu, beta) for a coefficient vector c of length p + 1 (any c in the log-median model;
+        the binomial rules give the levels, contrasts, mu + beta x and beta)."""
+        c = np.asarray(c, float)
+        return self._linked(self._engine.linear(c), LINKS[self.kind] if c[0] == 1 else np.exp)
+
+    def predictive(self, level=None, x=None, c=None) -> Marginal:
+        """A new study's true value c'(mu, beta) + tau u, c from a level, x (numeric) or given."""
         if level is not None:
             c = self._level_c(level)
         elif x is not None:
             c = np.array([1.0, float(x)])
-        elif self.p == 0:
+        elif c is None and self.p == 0:
             c = self._e(0)
-        else:
+        elif c is None:
             raise AnalysisError("a new study's value needs a level (or x) in a covariate model")
-        return self._linked(self._engine.predictive_of(c), LINKS[self.kind])
+        return self._linked(self._engine.predictive_of(np.asarray(c, float)), LINKS[self.kind])
 
     def draws(self, size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """i.i.d. posterior draws: mu (size,), beta (size, p), tau (size,)."""
