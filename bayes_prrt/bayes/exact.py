@@ -1,0 +1,480 @@
+"""Exact (deterministic quadrature) posteriors of the hierarchical models, with or without covariates.
+
+Entry point ``exact_posterior(kind, y, scale, X, priors, coef_names, levels)``; the models are
+those of ``models.py``: mu, beta_j ~ normal, tau ~ any ``Prior``.
+
+Log-median (``kind="median"``, any design X): given tau everything is Gaussian,
+theta = (mu, beta) | tau, y ~ N(m(tau), P(tau)^-1) with P = Lambda0 + X'WX,
+W = diag 1/(s_i^2 + tau^2), m = P^-1 (Lambda0 theta0 + X'Wy), and
+p(tau | y) ~ p(tau) N(y; X theta0, W^-1 + X Lambda0^-1 X') (Roever 2020, J Stat Softw 93(6),
+extended to a regression). tau is integrated by the midpoint rule on 400 cells; every linear
+quantity c'theta is a mixture of normals over the cells, its CDF is exact given the tau rule.
+
+Binomial, categorical covariate (treatment coding, level j = 0 the reference; also p = 0):
+with a_0 = mu and a_j = mu + beta_j, given tau the likelihood factorises by level and
+a_j | mu, tau ~ N(a; mu + b0, sb^2) L_j(a | tau), so
+  p(tau, mu | y) ~ p(tau) N(mu; m0, s0^2) L_0(mu | tau) prod_j int N(a; mu + b0, sb^2) L_j(a | tau) da,
+L_j the level's marginal likelihood (each study's random effect by adaptive Gauss-Hermite,
+``likelihood.loglik_grid``). tau, mu and each a_j are on midpoint lattices (48 tau cells, a
+common step giving >= 48 cells to the narrowest location); beta_j = a_j - mu and contrasts
+a_j - a_l are lattice differences (exact sums; a_j, a_l are independent given tau, mu).
+Binomial, one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu), 64 x 48 x 48 cells.
+Both binomial rules find the region first on a coarse grid (log mass within ``DROP`` of its
+maximum, mu and a_j in [-15, 15], widened once to [-40, 40] for the categorical rule when
+needed, tau in [0, 10] or the prior's support).
+
+Error bound: ``ExactPosterior.error_bound`` refits on a twice-finer rule (half the steps, 15
+instead of 9 Gauss-Hermite nodes) and returns the largest relative difference of the 2.5%, 50%
+and 97.5% quantiles over every reported quantity, on the outcome scale (proportion or months;
+odds or median ratio for beta and contrasts; tau itself). Measured on the embedded data:
+ORR by grade 6e-5, PFS by grade 6e-13, DCR by site (5 levels) 8e-4, ORR on g3_share 3e-4.
+References (tests/test_exact.py): R bayesmeta (bayesmeta() and bmr()), REML, long MCMC, SBC.
+Not covered (use MCMC): a uniform prior on mu or beta, more than one numeric covariate or a
+mix of covariates in the binomial model, a posterior the coarse box does not hold.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cached_property
+
+import numpy as np
+from scipy import stats
+from scipy.signal import fftconvolve
+from scipy.special import expit, logsumexp
+
+from ..errors import AnalysisError
+from ..likelihood import loglik_grid
+from ..priors import Prior
+from .marginal import Lattice, Marginal, NormalMixture
+
+DROP = 20.0  # log mass below the maximum that the fine grids need not cover
+BOXES, COARSE_H, COARSE_TAU, TAU_MAX = (15.0, 40.0), 0.5, 20, 10.0
+LEVEL_CELLS, LEVEL_CELLS_MAX, TAU_CELLS, NODES = 48, 240, 48, 9
+SLOPE_CELLS = (64, 48, 48)  # tau, beta, mu
+NORMAL_TAU_CELLS, NORMAL_TAU_COARSE = 400, 200
+QUANTILES = (0.025, 0.5, 0.975)
+LINKS = {"binary": expit, "median": np.exp}
+
+
+def exact_posterior(kind: str, y, scale, X, priors: dict[str, Prior], coef_names=None, levels=None,
+                    refine: int = 1) -> "ExactPosterior":
+    """Exact posterior of the binomial (``kind="binary"``: y = events, scale = n) or log-median
+    (``kind="median"``: y = log medians, scale = their SEs) model.
+
+    X: (k, p) covariates without the intercept (p = 0 allowed); coef_names: the p column names;
+    levels: for one categorical covariate, its level names with the reference first (X then
+    holds the p = len(levels) - 1 treatment dummies). ``refine`` = 2 halves every step.
+    """
+    y, scale = np.asarray(y, float), np.asarray(scale, float)
+    X = np.asarray(X, float).reshape(len(y), -1)
+    p = X.shape[1]
+    coef_names = list(coef_names) if coef_names is not None else [f"beta{j + 1}" for j in range(p)]
+    _check(kind, y, scale, X, priors, coef_names, levels)
+    if kind == "median":
+        engine = _Normal(y, scale, X, priors, refine)
+    elif levels is not None or p == 0:
+        engine = _Levels(y, scale, _level_index(X), p + 1, priors, refine)
+    elif p == 1:
+        engine = _Slope(y, scale, X[:, 0], priors, refine)
+    else:
+        raise AnalysisError(f"the exact binomial engine takes one categorical or one numeric covariate, not {p} "
+                            f"columns; use MCMC")
+    return ExactPosterior(kind, engine, coef_names, list(levels) if levels is not None else None,
+                          (kind, y, scale, X, priors, coef_names, levels, refine))
+
+
+def _check(kind, y, scale, X, priors, coef_names, levels) -> None:
+    k, p = X.shape
+    if kind not in LINKS:
+        raise AnalysisError(f"unknown model kind '{kind}'; use binary or median")
+    if k == 0 or len(scale) != k or not (np.isfinite(y).all() and np.isfinite(scale).all() and np.isfinite(X).all()):
+        raise AnalysisError("the exact engine needs finite y, scale and X of one length per study")
+    if kind == "binary" and ((y < 0).any() or (y > scale).any() or (y != np.round(y)).any() or (scale < 1).any()):
+        raise AnalysisError("binomial data need whole event counts 0 <= events <= n and n >= 1")
+    if kind == "median" and (scale <= 0).any():
+        raise AnalysisError("every log-median needs a standard error > 0")
+    for name in ("mu",) + (("beta",) if p else ()):
+        if priors[name].family != "normal":
+            raise AnalysisError(f"the exact engine needs a normal prior on {name}, not {priors[name]}; use MCMC")
+    if len(coef_names) != p:
+        raise AnalysisError(f"{len(coef_names)} coefficient names for {p} covariate columns")
+    if levels is not None:
+        dummies = set(np.unique(X)) <= {0.0, 1.0} and (X.sum(1) <= 1).all()
+        if len(levels) != p + 1 or not dummies:
+            raise AnalysisError("levels need X to be the treatment dummies of the non-reference levels")
+
+
+def _level_index(X) -> np.ndarray:
+    """Level of each study from treatment dummies: 0 = reference, j = column j - 1 set."""
+    return np.where(X.sum(1) > 0, X.argmax(1) + 1, 0) if X.shape[1] else np.zeros(len(X), int)
+
+
+def _midpoints(lo: float, hi: float, cells: int) -> tuple[np.ndarray, float]:
+    h = (hi - lo) / cells
+    return lo + (np.arange(cells) + 0.5) * h, h
+
+
+def _tau_support(prior: Prior, default_hi: float) -> tuple[float, float, bool]:
+    """The tau interval to grid and whether its upper end is the prior's own bound."""
+    if prior.family == "uniform":
+        return prior.params[0], prior.params[1], True
+    return 0.0, default_hi, False
+
+
+def _span(centres, h, logmass, what: str, check=(True, True)):
+    """[lo, hi] holding the cells within DROP of the maximum, one cell either side; an error
+    when that reaches a ``check``-ed end of the coarse grid (the posterior is not held)."""
+    idx = np.flatnonzero(logmass > logmass.max() - DROP)
+    if (check[0] and idx[0] == 0) or (check[1] and idx[-1] == len(centres) - 1):
+        raise AnalysisError(f"the exact engine's grid does not hold the posterior of {what}; use MCMC")
+    return centres[idx[0]] - 1.5 * h, centres[idx[-1]] + 1.5 * h
+
+
+def _tau_marginal(tc, ht, mass, t_lo) -> Marginal:
+    """tau's lattice marginal; mirrored at the lower end when that is the prior's bound (density > 0 there)."""
+    lower = tc[0] - ht / 2
+    return Lattice(lower, ht, mass, reflect=bool(np.isclose(lower, t_lo)))
+
+
+class _Levels:
+    """Binomial model with a_0 = mu and a_j = mu + beta_j (see module docstring)."""
+
+    def __init__(self, events, n, level, L, priors, refine):
+        self.priors, self.L = priors, L
+        self.studies = [(events[level == j], n[level == j]) for j in range(L)]
+        t_lo, t_hi, self.tau_bounded = _tau_support(priors["tau"], TAU_MAX)
+        self.t_lo = t_lo
+        tc, ht = _midpoints(t_lo, t_hi, COARSE_TAU)
+        for half in BOXES:  # a wider box only when the first does not hold the posterior
+            box = np.arange(-half, half, COARSE_H) + COARSE_H / 2
+            logW, logq = self._tables(tc, ht, [box] * L, COARSE_H, 5)
+            try:
+                tspan = _span(tc, ht, logsumexp(logW, 1), "tau", (False, not self.tau_bounded))
+                spans = [_span(box, COARSE_H, logsumexp(logW, 0), "mu")]
+                spans += [_span(box, COARSE_H, logsumexp(logW[..., None] + logq[j], (0, 1)), f"level {j}")
+                          for j in range(1, L)]
+                break
+            except AnalysisError:
+                if half == BOXES[-1]:
+                    raise
+        widths = [hi - lo for lo, hi in spans]
+        h = max(min(widths) / LEVEL_CELLS, max(widths) / LEVEL_CELLS_MAX) / refine
+        self.grids = [lo + (np.arange(int(np.ceil(w / h))) + 0.5) * h for (lo, _), w in zip(spans, widths)]
+        self.h = h
+        self.tc, self.ht = _midpoints(max(t_lo, tspan[0]), t_hi if self.tau_bounded else tspan[1],
+                                      TAU_CELLS * refine)
+        logW, self.logq = self._tables(self.tc, self.ht, self.grids, h, NODES if refine == 1 else 15)
+        self.W = np.exp(logW - logsumexp(logW))
+
+    def _tables(self, tc, ht, grids, h, nodes):
+        """log W (tau, mu) joint masses and, per level j >= 1, log q_j (tau, mu, a) conditional masses."""
+        m0, s0 = self.priors["mu"].params
+        b0, sb = self.priors["beta"].params if self.L > 1 else (0.0, 1.0)
+        mu = grids[0]
+        logL = [loglik_grid(x, n, *np.meshgrid(g, tc), nodes) if len(x) else np.zeros((len(tc), len(g)))
+                for (x, n), g in zip(self.studies, grids)]  # (tau, a)
+        logW = (self.priors["tau"].logpdf(tc)[:, None] + np.log(ht) + stats.norm.logpdf(mu, m0, s0)[None, :]
+                + np.log(h) + logL[0])
+        logq = [None]
+        for j in range(1, self.L):
+            joint = stats.norm.logpdf(grids[j][None, :] - mu[:, None], b0, sb)[None] + np.log(h) + logL[j][:, None, :]
+            logC = logsumexp(joint, 2)
+            logW = logW + logC
+            logq.append(joint - logC[..., None])
+        return logW, logq
+
+    # quantities --------------------------------------------------------------------------------
+    def tau(self) -> Marginal:
+        return _tau_marginal(self.tc, self.ht, self.W.sum(1), self.t_lo)
+
+    def _joint(self, j):
+        """Masses of (tau, mu, a_j)."""
+        return self.W[..., None] * np.exp(self.logq[j])
+
+    def _a_tau(self, j):
+        """Masses of (tau, a_j) and the a_j grid."""
+        return (self.W, self.grids[0]) if j == 0 else (self._joint(j).sum(1), self.grids[j])
+
+    def level(self, j) -> Marginal:
+        mass, grid = self._a_tau(j)
+        return Lattice(grid[0] - self.h / 2, self.h, mass.sum(0))
+
+    def difference(self, j, l) -> Marginal:
+        """a_j - a_l on the lattice of differences (a_j, a_l independent given tau, mu)."""
+        if j == l:
+            raise AnalysisError("a contrast needs two different levels")
+        if l == 0 or j == 0:
+            sign, j = (1, j) if l == 0 else (-1, l)
+            mass = self._joint(j).sum(0)  # (mu, a_j)
+            M, G = mass.shape
+            idx = (np.arange(G)[None, :] - np.arange(M)[:, None] + M - 1).ravel()
+            d = np.bincount(idx, weights=mass.ravel(), minlength=M + G - 1)
+            x0 = self.grids[j][0] - self.grids[0][0] - (M - 0.5) * self.h
+        else:
+            qj, ql = np.exp(self.logq[j]), np.exp(self.logq[l])
+            conv = np.clip(fftconvolve(qj, ql[..., ::-1], axes=2), 0.0, None)
+            d = np.einsum("tm,tmk->k", self.W, conv)
+            sign, x0 = 1, self.grids[j][0] - self.grids[l][0] - (ql.shape[2] - 0.5) * self.h
+        if sign < 0:
+            d, x0 = d[::-1], -(x0 + len(d) * self.h)
+        return Lattice(x0, self.h, d)
+
+    def predictive(self, j) -> Marginal:
+        mass, grid = self._a_tau(j)
+        return NormalMixture(mass, grid[None, :], self.tc[:, None])
+
+    def draws(self, size, rng):
+        T, M = self.W.shape
+        cell = rng.choice(T * M, size=size, p=self.W.ravel())
+        t, m = np.unravel_index(cell, (T, M))
+        tau = self.tc[t] + (rng.random(size) - 0.5) * self.ht
+        mu = self.grids[0][m] + (rng.random(size) - 0.5) * self.h
+        beta = np.empty((size, self.L - 1))
+        for j in range(1, self.L):
+            cum = np.cumsum(np.exp(self.logq[j][t, m]), 1)
+            g = np.minimum((cum < rng.random(size)[:, None] * cum[:, -1:]).sum(1), cum.shape[1] - 1)
+            beta[:, j - 1] = self.grids[j][g] + (rng.random(size) - 0.5) * self.h - mu
+        return mu, beta, tau
+
+    def _v(self, j) -> np.ndarray:
+        """Coefficients of a_j: e0 for the reference, e0 + e_j otherwise."""
+        v = np.zeros(self.L)
+        v[0] = 1.0
+        v[j] += j > 0
+        return v
+
+    def linear(self, c) -> Marginal:
+        """c'theta for c = a_j (level value), beta_j = a_j - a_0 or a_j - a_l (contrast)."""
+        c = np.asarray(c, float)
+        for j in range(self.L):
+            if np.array_equal(c, self._v(j)):
+                return self.level(j)
+        for j, l in itertools.permutations(range(self.L), 2):
+            if np.array_equal(c, self._v(j) - self._v(l)):
+                return self.difference(j, l)
+        raise AnalysisError(f"the exact binomial engine has no marginal for the combination {c.tolist()}")
+
+    def predictive_of(self, c) -> Marginal:
+        for j in range(self.L):
+            if np.array_equal(np.asarray(c, float), self._v(j)):
+                return self.predictive(j)
+        raise AnalysisError("a new study's value is defined for one level")
+
+
+class _Slope:
+    """Binomial model with one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu)."""
+
+    def __init__(self, events, n, x, priors, refine):
+        self.events, self.n, self.x, self.priors = events, n, x, priors
+        t_lo, t_hi, bounded = _tau_support(priors["tau"], TAU_MAX)
+        self.t_lo = t_lo
+        b0, sb = priors["beta"].params
+        reach = 30.0 / max(float(np.ptp(x)), 1e-12)
+        b_lo, b_hi = max(b0 - 8 * sb, -reach), min(b0 + 8 * sb, reach)
+        tc, ht = _midpoints(t_lo, t_hi if bounded else TAU_MAX, COARSE_TAU)
+        bc, hb = _midpoints(b_lo, b_hi, 40)
+        mc, hm = _midpoints(-BOXES[0], BOXES[0], 60)
+        lp = self._logmass(tc, ht, bc, hb, mc, hm, 5)
+        tspan = _span(tc, ht, logsumexp(lp, (1, 2)), "tau", (False, not bounded))
+        bspan = _span(bc, hb, logsumexp(lp, (0, 2)), "beta")
+        mspan = _span(mc, hm, logsumexp(lp, (0, 1)), "mu")
+        T, B, M = (c * refine for c in SLOPE_CELLS)
+        self.tc, self.ht = _midpoints(max(t_lo, tspan[0]), t_hi if bounded else tspan[1], T)
+        self.bc, self.hb = _midpoints(*bspan, B)
+        self.mc, self.hm = _midpoints(*mspan, M)
+        lp = self._logmass(self.tc, self.ht, self.bc, self.hb, self.mc, self.hm, NODES if refine == 1 else 15)
+        self.P = np.exp(lp - logsumexp(lp))
+
+    def _logmass(self, tc, ht, bc, hb, mc, hm, nodes):
+        T, B, M = np.meshgrid(tc, bc, mc, indexing="ij")
+        m0, s0 = self.priors["mu"].params
+        b0, sb = self.priors["beta"].params
+        lp = (self.priors["tau"].logpdf(T) + stats.norm.logpdf(M, m0, s0) + stats.norm.logpdf(B, b0, sb)
+              + np.log(ht * hb * hm))
+        for value in np.unique(self.x):
+            at = self.x == value
+            lp = lp + loglik_grid(self.events[at], self.n[at], M + B * value, T, nodes)
+        return lp
+
+    def tau(self) -> Marginal:
+        return _tau_marginal(self.tc, self.ht, self.P.sum((1, 2)), self.t_lo)
+
+    def linear(self, c) -> Marginal:
+        c0, c1 = (float(v) for v in np.asarray(c, float))
+        if (c0, c1) == (0.0, 1.0):
+            return Lattice(self.bc[0] - self.hb / 2, self.hb, self.P.sum((0, 2)))
+        if c0 != 1.0:
+            raise AnalysisError("the exact binomial engine gives mu + beta x, or beta")
+        return Lattice(self.mc[0] - self.hm / 2, self.hm, self.P.sum(0), shift=self.bc * c1)
+
+    def predictive_of(self, c) -> Marginal:
+        c1 = float(np.asarray(c, float)[1])  # c = (1, x)
+        return NormalMixture(self.P, self.mc[None, None, :] + c1 * self.bc[None, :, None], self.tc[:, None, None])
+
+    def draws(self, size, rng):
+        cell = rng.choice(self.P.size, size=size, p=self.P.ravel())
+        t, b, m = np.unravel_index(cell, self.P.shape)
+        jitter = rng.random((3, size)) - 0.5
+        return (self.mc[m] + jitter[2] * self.hm, (self.bc[b] + jitter[1] * self.hb)[:, None],
+                self.tc[t] + jitter[0] * self.ht)
+
+
+class _Normal:
+    """Log-median model, any design: theta | tau Gaussian, tau on a midpoint lattice."""
+
+    def __init__(self, y, se, X, priors, refine):
+        self.y, self.v = y, se**2
+        self.X = np.column_stack([np.ones(len(y)), X])
+        P = self.X.shape[1]
+        (m0, s0), (b0, sb) = priors["mu"].params, priors["beta"].params if P > 1 else (0.0, 1.0)
+        self.theta0 = np.array([m0] + [b0] * (P - 1))
+        self.lam0 = 1.0 / np.array([s0] + [sb] * (P - 1)) ** 2
+        self.tau_prior = priors["tau"]
+        t_lo, t_hi, bounded = _tau_support(priors["tau"], 2.0 * (float(np.std(y)) + float(np.sqrt(self.v.max()))))
+        self.t_lo = t_lo
+        for _ in range(12):
+            tc, ht = _midpoints(t_lo, t_hi, NORMAL_TAU_COARSE)
+            lp = self._logpost(tc)
+            if bounded or lp[-1] < lp.max() - DROP:
+                break
+            t_hi *= 2
+        else:
+            raise AnalysisError("the posterior of tau has too heavy a tail for the exact engine; use MCMC")
+        hi = t_hi if bounded else _span(tc, ht, lp, "tau", (False, True))[1]
+        self.tc, self.ht = _midpoints(t_lo, min(hi, t_hi), NORMAL_TAU_CELLS * refine)
+        lp = self._logpost(self.tc) + np.log(self.ht)
+        self.w = np.exp(lp - logsumexp(lp))
+        self.mean, self.cov = self._conditional(self.tc)
+
+    def _moments(self, tau):
+        w = 1.0 / (self.v[None, :] + np.asarray(tau, float)[:, None] ** 2)
+        prec = np.einsum("ti,ij,il->tjl", w, self.X, self.X) + np.diag(self.lam0)
+        rhs = self.lam0 * self.theta0 + (w * self.y) @ self.X
+        return w, prec, np.linalg.solve(prec, rhs[..., None])[..., 0]
+
+    def _logpost(self, tau):
+        w, prec, mean = self._moments(tau)
+        quad = (w * self.y**2).sum(1) + self.lam0 @ self.theta0**2 - np.einsum("tj,tjl,tl->t", mean, prec, mean)
+        logdet = np.linalg.slogdet(prec)[1]
+        loglik = 0.5 * (np.log(w / (2 * np.pi)).sum(1) + np.log(self.lam0).sum() - logdet - quad)
+        return loglik + self.tau_prior.logpdf(tau)
+
+    def _conditional(self, tau):
+        _, prec, mean = self._moments(tau)
+        return mean, np.linalg.inv(prec)
+
+    def tau(self) -> Marginal:
+        return _tau_marginal(self.tc, self.ht, self.w, self.t_lo)
+
+    def _normal(self, c, extra):
+        c = np.asarray(c, float)
+        return NormalMixture(self.w, self.mean @ c, np.sqrt(np.einsum("j,tjl,l->t", c, self.cov, c) + extra))
+
+    def linear(self, c) -> Marginal:
+        return self._normal(c, 0.0)
+
+    def predictive_of(self, c) -> Marginal:
+        return self._normal(c, self.tc**2)
+
+    def draws(self, size, rng):
+        tau = self.tc[rng.choice(len(self.w), size=size, p=self.w)] + (rng.random(size) - 0.5) * self.ht
+        mean, cov = self._conditional(tau)
+        theta = mean + np.einsum("njl,nl->nj", np.linalg.cholesky(cov), rng.standard_normal(mean.shape))
+        return theta[:, 0], theta[:, 1:], tau
+
+
+class ExactPosterior:
+    """Exact marginals of one fitted model; each is a ``marginal.Marginal`` with ``cdf``,
+    ``quantile(q, outcome=)``, ``interval``, ``hdi``, ``prob_above`` and ``pdf``.
+
+    ``mu``, ``tau``, ``beta[name]``; ``level(name)`` (a_j = mu + beta_j, categorical), ``at(x)``
+    (mu + beta x, numeric), ``contrast(a, b)`` (a_a - a_b), ``linear(c)`` (c'(mu, beta)),
+    ``predictive(level=None, x=None, c=None)`` (the true value in a new study, eta + tau u). Outcome scale: expit or exp for mu, levels and
+    predictions, exp (odds or median ratio) for beta and contrasts.
+    """
+
+    def __init__(self, kind, engine, coef_names, levels, args):
+        self.kind, self.coef_names, self.levels = kind, coef_names, levels
+        self._engine, self._args = engine, args
+        self.p = len(coef_names)
+        self.mu = self._linked(engine.linear(self._e(0)), LINKS[kind])
+        self.tau = engine.tau()
+        self.beta = {name: self._linked(engine.linear(self._e(j + 1)), np.exp) for j, name in enumerate(coef_names)}
+
+    @staticmethod
+    def _linked(marginal: Marginal, link) -> Marginal:
+        marginal.link = link
+        return marginal
+
+    def _e(self, j) -> np.ndarray:
+        out = np.zeros(self.p + 1)
+        out[j] = 1.0
+        return out
+
+    def _level_c(self, name) -> np.ndarray:
+        if self.levels is None or name not in self.levels:
+            raise AnalysisError(f"'{name}' is not a level of the covariate ({', '.join(self.levels or [])})")
+        j = self.levels.index(name)
+        return self._e(0) + (self._e(j) if j else 0)
+
+    def level(self, name) -> Marginal:
+        return self._linked(self._engine.linear(self._level_c(name)), LINKS[self.kind])
+
+    def at(self, x: float) -> Marginal:
+        if self.levels is not None or self.p != 1:
+            raise AnalysisError("at(x) is for one numeric covariate")
+        return self._linked(self._engine.linear(np.array([1.0, float(x)])), LINKS[self.kind])
+
+    def contrast(self, a, b) -> Marginal:
+        return self._linked(self._engine.linear(self._level_c(a) - self._level_c(b)), np.exp)
+
+    def linear(self, c) -> Marginal:
+        """c'(mu, beta) for a coefficient vector c of length p + 1 (any c in the log-median model;
+        the binomial rules give the levels, contrasts, mu + beta x and beta)."""
+        c = np.asarray(c, float)
+        return self._linked(self._engine.linear(c), LINKS[self.kind] if c[0] == 1 else np.exp)
+
+    def predictive(self, level=None, x=None, c=None) -> Marginal:
+        """A new study's true value c'(mu, beta) + tau u, c from a level, x (numeric) or given."""
+        if level is not None:
+            c = self._level_c(level)
+        elif x is not None:
+            c = np.array([1.0, float(x)])
+        elif c is None and self.p == 0:
+            c = self._e(0)
+        elif c is None:
+            raise AnalysisError("a new study's value needs a level (or x) in a covariate model")
+        return self._linked(self._engine.predictive_of(np.asarray(c, float)), LINKS[self.kind])
+
+    def draws(self, size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """i.i.d. posterior draws: mu (size,), beta (size, p), tau (size,)."""
+        mu, beta, tau = self._engine.draws(size, rng)
+        return {"mu": mu, "beta": beta.reshape(size, self.p), "tau": tau}
+
+    def quantities(self) -> dict[str, Marginal]:
+        """Every reported marginal by name: mu, tau, beta names, levels, contrasts, predictions."""
+        out = {"mu": self.mu, "tau": self.tau, **{f"beta:{k}": v for k, v in self.beta.items()}}
+        if self.levels is not None:
+            out |= {f"level:{name}": self.level(name) for name in self.levels}
+            out |= {f"contrast:{a}-{b}": self.contrast(a, b) for a, b in itertools.combinations(self.levels, 2)}
+            out |= {f"new:{name}": self.predictive(name) for name in self.levels}
+        elif self.p == 0:
+            out["new"] = self.predictive()
+        return out
+
+    @cached_property
+    def error_detail(self) -> dict[str, float]:
+        """Largest relative difference of the 2.5/50/97.5% quantiles from a twice-finer rule, by quantity."""
+        kind, y, scale, X, priors, names, levels, refine = self._args
+        finer = exact_posterior(kind, y, scale, X, priors, names, levels, refine=2 * refine).quantities()
+        out = {}
+        for name, marginal in self.quantities().items():
+            scale_fn = (lambda q: q) if name == "tau" else marginal.link
+            a, b = scale_fn(marginal.quantile(QUANTILES)), scale_fn(finer[name].quantile(QUANTILES))
+            out[name] = float(np.max(np.abs(a - b) / np.abs(b)))
+        return out
+
+    @property
+    def error_bound(self) -> float:
+        return max(self.error_detail.values())
