@@ -62,3 +62,8 @@ class DataError(BayesPrrtError):
 
 class AnalysisError(BayesPrrtError):
     """An analysis that cannot be run as asked (too few studies, unknown option...)."""
+
+
+class ExactUnavailable(AnalysisError):
+    """The exact engine does not take this model (its priors, covariates, or a posterior its grid does
+    not hold); MCMC does."""

@@ -145,14 +145,16 @@ def test_safe_slug_keeps_names_apart():
 
 def test_report_figures_use_safe_names(tmp_path, monkeypatch):
     """The run's figure files are named from outcome and covariate names through safe_slug."""
-    for plot in ("plot_forest", "plot_subgroups", "plot_contrasts", "plot_influence", "plot_sensitivity"):
+    for plot in ("plot_forest", "plot_prior_posterior", "plot_tau_i2", "plot_subgroups", "plot_contrasts",
+                 "plot_influence", "plot_sensitivity"):
         monkeypatch.setattr(writer, plot, lambda *args: Path(args[-1]).write_bytes(b"png"))
     outcome = SimpleNamespace(outcome="Grade 3+ AE %", subgroups={"site (x)": None}, sensitivity=None,
-                              kind="binary")
+                              kind="binary", bayes=None)
     captions = writer.figures(SimpleNamespace(outcomes=[outcome]), tmp_path)
     files = sorted(p.stem for p in tmp_path.iterdir())
     assert files == sorted(captions) and all(SAFE.fullmatch(f) for f in files)
-    assert {f.split("_")[0] for f in files} == {"forest", "subgroups", "contrasts", "influence", "sensitivity"}
+    assert {f.split("_")[0] for f in files} == {"forest", "priorpost", "heterogeneity", "subgroups", "contrasts",
+                                                "influence", "sensitivity"}
 
 
 # ---------------------------------------------------------------- statements

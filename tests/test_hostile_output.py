@@ -28,7 +28,10 @@ from click.testing import CliRunner
 from scipy import stats
 
 from bayes_prrt import files
-from bayes_prrt.cli import commands, main
+from bayes_prrt import api
+from bayes_prrt.analysis import pipeline
+from bayes_prrt.cli import main
+from bayes_prrt.sensitivity import analysis as sensitivity
 from bayes_prrt.cli.progress import progress_display
 from bayes_prrt.errors import BayesPrrtError
 from bayes_prrt.freq.pool import pool, subgroups
@@ -48,15 +51,15 @@ HOSTILE = ["a$^$b <script>", "=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """(the analysis object of one real `run`, the folder it wrote)."""
-    captured, real = {}, commands.write_run
+    captured, real = {}, writer.write_run
 
-    def keep(run, out, force, timings):
+    def keep(run, out, force, timings, **kwargs):
         captured["run"] = run
-        return real(run, out, force, timings)
+        return real(run, out, force, timings, **kwargs)
 
     out = tmp_path_factory.mktemp("run") / "results"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(commands, "write_run", keep)
+        mp.setattr(writer, "write_run", keep)
         result = CliRunner().invoke(main, ["run", "--spec", SPEC, "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     return captured["run"], out
@@ -223,11 +226,13 @@ def test_console_shows_markup_and_control_characters_literally():
 
 
 def test_cli_prints_hostile_names_literally(write_csv):
-    path = write_csv('study,outcome,events,n,grade\n"[/bold]A",[/y]X,20,30,[b]G1\n'
-                     '"\x1b]0;pwned\x07\x1b[31mred",[/y]X,45,50,G3\n"=1+1",[/y]X,30,40,G3\n')
-    result = invoke("pool", "--data", path, "--outcome", "[/y]X", "--by", "grade")
+    # outcome names are validated at the door (letters, digits, - _ . + % ( ) and spaces), so the markup is in
+    # the study names and a covariate's levels, which are free text
+    path = write_csv('study,outcome,events,n,grade\n"[/bold]A",X (y),20,30,[b]G1\n'
+                     '"\x1b]0;pwned\x07\x1b[31mred",X (y),45,50,G3\n"=1+1",X (y),30,40,G3\n')
+    result = invoke("pool", "--data", path, "--outcome", "X (y)", "--by", "grade")
     assert result.exit_code == 0, result.output
-    assert "[/bold]A" in result.output and "outcome [/y]X" in result.output and "[b]G1" in result.output
+    assert "[/bold]A" in result.output and "outcome X (y)" in result.output and "[b]G1" in result.output
     assert "\x1b" not in result.output and "\\x1b[31mred" in result.output
     refused = invoke("pool", "--data", path, "--outcome", "\x1b]0;pwned\x07")
     assert_one_line_error(refused)
@@ -288,7 +293,7 @@ def test_run_refuses_when_space_is_short(finished, small_disk, monkeypatch):
     run, _ = finished
     out = small_disk / "results"
     before = previous_results(out)
-    monkeypatch.setattr(commands, "run_analysis", lambda *a, **k: run)
+    monkeypatch.setattr(pipeline, "run_analysis", lambda *a, **k: run)
     result = invoke("run", "--spec", SPEC, "--out", out, "--quiet", "--force")
     assert_one_line_error(result, "not enough free space", "MB are free")
     assert snapshot(out) == before and not leftovers(out)
@@ -365,8 +370,8 @@ def test_check_writable_refuses_early(tmp_path, read_only):
 
 
 def test_unwritable_outputs_fail_before_any_fit(read_only, monkeypatch):
-    for name in ("run_analysis", "_bayes_fit", "spec_sensitivity"):
-        monkeypatch.setattr(commands, name, no_analysis)
+    for module, name in ((pipeline, "run_analysis"), (api, "pool"), (sensitivity, "spec_sensitivities")):
+        monkeypatch.setattr(module, name, no_analysis)
     for args in (["run", "--spec", SPEC, "--out", read_only / "res"], ["run", "--spec", SPEC, "--out", "/"],
                  ["pool", "--outcome", "PFS", "--method", "bayes", "--idata", read_only / "p.nc"],
                  ["prob", "--outcome", "PFS", "--idata", read_only / "p.nc", "> 18"],
@@ -421,7 +426,7 @@ def test_force_refuses_what_is_not_a_results_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(results / "tables")
     with pytest.raises(BayesPrrtError, match="holds"):
         writer.check_destination(Path(".."), True)
-    monkeypatch.setattr(commands, "run_analysis", no_analysis)
+    monkeypatch.setattr(pipeline, "run_analysis", no_analysis)
     before = snapshot(thesis)
     assert_one_line_error(invoke("run", "--spec", SPEC, "--out", thesis, "--force"), "not a bayes-prrt results folder")
     assert snapshot(thesis) == before

@@ -95,12 +95,13 @@ def test_progress_plain_lines_off_a_terminal_and_silent_when_quiet():
     assert quiet.getvalue() == ""
 
 
-def _outcome(k=12, psens_prior=0.01, converged=True, sub_converged=True):
+def _outcome(k=12, psens_prior=0.01, converged=True, sub_converged=True, agreement=()):
     fit = SimpleNamespace(k=k, priors={"tau": "halfnormal:0.5"}, converged=converged)
     psens = {"mu": {"prior": 0.01, "likelihood": 0.2, "diagnosis": "-"},
              "tau": {"prior": psens_prior, "likelihood": 0.02, "diagnosis": "weak likelihood: the prior decides"}}
     return SimpleNamespace(outcome="OS", bayes=fit, sensitivity=SimpleNamespace(psens=psens),
-                           subgroups={"grade": SimpleNamespace(converged=sub_converged)})
+                           subgroups={"grade": SimpleNamespace(converged=sub_converged)}, mcmc={},
+                           agreement=list(agreement))
 
 
 def test_summary_warnings():
@@ -111,6 +112,10 @@ def test_summary_warnings():
     assert len(prior) == 1 and "tau is prior-sensitive" in prior[0] and "the prior decides" in prior[0]
     unconverged = warnings(_outcome(converged=False, sub_converged=False))
     assert [w.split(" did not")[0] for w in unconverged] == ["OS: the overall model", "OS: the model by grade"]
+    apart = warnings(_outcome(agreement=[{"model": "overall", "quantity": "tau", "quantile": 0.975, "z": 5.2,
+                                           "agrees": False}]))
+    assert apart == ["OS: the MCMC fit of the overall model disagrees with the exact posterior (tau, 97.5% quantile: "
+                     "5.2 MCSE apart; see Diagnostics)"]
 
 
 def test_typical_variance_closed_form_and_metafor_i2():

@@ -37,7 +37,8 @@ def test_after_is_the_pool_with_the_embedded_lazarenko_row(dataset, outcome):
     res = update(dataset, load_csv(LAZARENKO), [outcome]).outcomes[0]
     rows = dataset.select(outcome, "published")
     every = dataset.outcomes
-    embedded = every[(every["study"] == "lazarenko2026") & (every["outcome"] == outcome)]
+    embedded = every[(every["study"] == "lazarenko2026") & (every["outcome"] == outcome)
+                     & (every["value_source"] == "primary")]  # the cohort as a whole, not its retreatment subgroup
     both = pd.concat([rows, embedded], ignore_index=True)
     measure = "PFT" if outcome != "PFS" else "LOGMEDIAN"
     for label, frame in (("before", rows), ("after", both)):

@@ -2,7 +2,10 @@
 
 Per outcome: the frequentist pooled value (the spec's measure and tau2 method), the
 Bayesian hierarchical model, one covariate model per spec covariate (subgroups and
-contrasts), the spec's probability statements, and the sensitivity analysis.
+contrasts), the spec's probability statements, and the sensitivity analysis. Every Bayesian
+model is computed exactly where the exact engine takes it (``bayes/exact.py``), by MCMC
+otherwise; the spec's ``mcmc`` key sets which exact posteriors an MCMC fit is also made for and
+checked against on every run: ``headline`` (the models without covariates), ``all``, ``none``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..data.audit import Finding, audit
 from ..bayes import compiled, sampling
+from ..bayes.agreement import agreement
 from ..bayes.memo import FitMemo
 from ..bayes.result import BayesFit
 from ..bayes.sampling import Settings
@@ -30,8 +34,10 @@ class OutcomeRun:
     kind: str
     rows: object  # the pooled rows (one per study)
     freq: FreqFit
-    bayes: BayesFit
-    subgroups: dict[str, BayesFit] = field(default_factory=dict)  # covariate -> covariate model
+    bayes: BayesFit  # exact where the model allows, else MCMC
+    subgroups: dict[str, BayesFit] = field(default_factory=dict)  # covariate -> covariate model (as bayes)
+    mcmc: dict[str, BayesFit] = field(default_factory=dict)  # "overall" or a covariate -> the MCMC fit beside it
+    agreement: list[dict] = field(default_factory=list)  # MCMC against exact (``bayes.agreement``), per model
     refused: dict[str, str] = field(default_factory=dict)  # covariate -> reason
     statements: list[dict] = field(default_factory=list)
     sensitivity: OutcomeSensitivity | None = None
@@ -66,6 +72,15 @@ def _statements(spec: Spec, outcome: str, overall: BayesFit, subgroups: dict[str
     return out
 
 
+def _cross_check(run: OutcomeRun, model: str, mcmc: BayesFit) -> None:
+    """Keep the MCMC fit beside the exact one and record their agreement (nothing to compare when the
+    model itself was fitted by MCMC)."""
+    run.mcmc[model] = mcmc
+    exact = run.bayes if model == "overall" else run.subgroups[model]
+    if exact.exact is not None:
+        run.agreement += [{"model": model, **row} for row in agreement(exact, mcmc)]
+
+
 def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, reuse: bool = True) -> AnalysisRun:
     """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step.
     What the spec names is checked against the data first; each model is fitted once (``FitMemo``;
@@ -83,11 +98,15 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
         freq = FreqFit(pool(rows, spec.measure_binary if kind == "binary" else spec.measure_median, spec.tau2,
                             spec.hksj), rows, values=spec.values, data_sha256=data.sha256)
         priors = spec.priors[kind]
-        run = OutcomeRun(outcome, kind, rows, freq, memo.fit(rows, priors))
+        run = OutcomeRun(outcome, kind, rows, freq, memo.exact_or_mcmc(rows, priors))
+        if spec.mcmc != "none":
+            _cross_check(run, "overall", memo.fit(rows, priors))
         for covariate in spec.covariates:
             step(f"{outcome}: subgroups by {covariate}")
             try:
-                run.subgroups[covariate] = memo.fit(rows, priors, by=covariate)
+                run.subgroups[covariate] = memo.exact_or_mcmc(rows, priors, by=covariate)
+                if spec.mcmc == "all":
+                    _cross_check(run, covariate, memo.fit(rows, priors, by=covariate))
             except AnalysisError as err:
                 run.refused[covariate] = str(err)
         run.statements = _statements(spec, outcome, run.bayes, run.subgroups)

@@ -21,8 +21,9 @@ from ..priors import KINDS, Prior, PriorError, parse_prior, resolve_priors
 from ..resources import default_spec_path
 
 MEASURES_BINARY, MEASURES_MEDIAN = BINARY_MEASURES, MEDIAN_MEASURES
+MCMC_CHECKS = ("headline", "all", "none")  # which exact posteriors an MCMC fit is set beside
 SECTIONS = {
-    "analysis": {"name", "outcomes", "values", "covariates"},
+    "analysis": {"name", "outcomes", "values", "covariates", "mcmc"},
     "frequentist": {"measure_binary", "measure_median", "tau2", "hksj"},
     "priors": {"binary", "median"},
     "statements": {"outcome", "by", "text"},
@@ -40,6 +41,7 @@ class Spec:
     outcomes: list[str]
     values: str = "published"
     covariates: list[str] = field(default_factory=list)
+    mcmc: str = "headline"  # MCMC beside the exact posterior: headline (overall models), all, none
     measure_binary: str = "PFT"
     measure_median: str = "LOGMEDIAN"
     tau2: str = "DL"
@@ -159,6 +161,7 @@ def read_spec(path: str | Path | None = None) -> Spec:
         outcomes=outcomes,
         values=_choice(file, "analysis.values", analysis.get("values", "published"), tuple(VALUE_POLICIES)),
         covariates=list(_strings(file, "analysis.covariates", analysis.get("covariates", []), "column names")),
+        mcmc=_choice(file, "analysis.mcmc", analysis.get("mcmc", "headline"), MCMC_CHECKS),
         measure_binary=_choice(file, "frequentist.measure_binary", freq.get("measure_binary", "PFT"), MEASURES_BINARY),
         measure_median=_choice(file, "frequentist.measure_median", freq.get("measure_median", "LOGMEDIAN"),
                                MEASURES_MEDIAN),

@@ -43,7 +43,7 @@ from scipy import stats
 from scipy.signal import fftconvolve
 from scipy.special import expit, logsumexp
 
-from ..errors import AnalysisError
+from ..errors import AnalysisError, ExactUnavailable
 from ..likelihood import loglik_grid
 from ..priors import Prior
 from .marginal import Lattice, Marginal, NormalMixture
@@ -78,7 +78,7 @@ def exact_posterior(kind: str, y, scale, X, priors: dict[str, Prior], coef_names
     elif p == 1:
         engine = _Slope(y, scale, X[:, 0], priors, refine)
     else:
-        raise AnalysisError(f"the exact binomial engine takes one categorical or one numeric covariate, not {p} "
+        raise ExactUnavailable(f"the exact binomial engine takes one categorical or one numeric covariate, not {p} "
                             f"columns; use MCMC")
     return ExactPosterior(kind, engine, coef_names, list(levels) if levels is not None else None,
                           (kind, y, scale, X, priors, coef_names, levels, refine))
@@ -96,7 +96,7 @@ def _check(kind, y, scale, X, priors, coef_names, levels) -> None:
         raise AnalysisError("every log-median needs a standard error > 0")
     for name in ("mu",) + (("beta",) if p else ()):
         if priors[name].family != "normal":
-            raise AnalysisError(f"the exact engine needs a normal prior on {name}, not {priors[name]}; use MCMC")
+            raise ExactUnavailable(f"the exact engine needs a normal prior on {name}, not {priors[name]}; use MCMC")
     if len(coef_names) != p:
         raise AnalysisError(f"{len(coef_names)} coefficient names for {p} covariate columns")
     if levels is not None:
@@ -127,7 +127,7 @@ def _span(centres, h, logmass, what: str, check=(True, True)):
     when that reaches a ``check``-ed end of the coarse grid (the posterior is not held)."""
     idx = np.flatnonzero(logmass > logmass.max() - DROP)
     if (check[0] and idx[0] == 0) or (check[1] and idx[-1] == len(centres) - 1):
-        raise AnalysisError(f"the exact engine's grid does not hold the posterior of {what}; use MCMC")
+        raise ExactUnavailable(f"the exact engine's grid does not hold the posterior of {what}; use MCMC")
     return centres[idx[0]] - 1.5 * h, centres[idx[-1]] + 1.5 * h
 
 

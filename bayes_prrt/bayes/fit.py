@@ -1,6 +1,8 @@
 """Bayesian pooling of one outcome: rows in, one ``BayesFit`` out (MCMC or quadrature).
 
-``bayes_pool(rows)`` fits the hierarchical model without covariates. With ``by`` (a
+``bayes_pool(rows)`` fits the hierarchical model without covariates, by MCMC (``engine='mcmc'``) or
+exactly (``engine='quadrature'``: ``exact.py``, with i.i.d. draws of the exact posterior kept for
+the derived quantities). With ``by`` (a
 categorical covariate: treatment coding against the first level in sorted order or
 ``reference``, one tau shared by all levels) or ``covariates`` (a meta-regression, numeric
 or categorical) it fits the covariate model and returns it, carrying the model without
@@ -22,11 +24,12 @@ from ..effects import study_effects
 from ..errors import AnalysisError
 from ..names import ENGINES
 from ..priors import resolve_priors
-from . import quadrature
 from .models import ModelData
 from .result import BayesFit
 from .sampling import DEFAULT_SETTINGS, Settings, prior_draws, sample
 from .summaries import conditional_study_effects, predictive, to_scale
+
+DRAWS = 10_000  # i.i.d. draws of an exact posterior, for derived (non-linear) quantities and the netCDF file
 
 
 
@@ -56,27 +59,55 @@ def _posterior_predictive(data: ModelData, posterior: xr.Dataset, seed: int) -> 
     return xr.Dataset(out, coords=coords)
 
 
-def _quadrature_idata(data: ModelData, seed: int):
+def exact_model(data: ModelData, levels: list[str] | None = None):
+    """The exact posterior (``exact.py``) of ``data``'s model; ``levels``: a categorical covariate's levels,
+    the reference first, in the order of the design's columns."""
+    from .exact import exact_posterior
+
+    return exact_posterior(data.kind, data.y, data.scale, data.X, data.priors, data.coef_names, levels)
+
+
+def attach_exact(fit: BayesFit) -> None:
+    """Recompute the exact posterior of an exact fit (e.g. one loaded from a file, which stores draws only)."""
+    data, _, _ = model_data(fit.rows, fit.priors)
+    levels = None
+    if fit.covariates:
+        X, names, reference = design_matrix(fit.rows, fit.covariates, dict(fit.reference))
+        data = ModelData(data.kind, data.y, data.scale, X[:, 1:], data.priors, data.studies, names[1:])
+        if fit.by:
+            levels = [reference[fit.by]] + [name[len(fit.by) + 1:-1] for name in names[1:]]
+    fit.exact = exact_model(data, levels)
+
+
+def _exact_idata(data: ModelData, exact, seed: int):
+    """i.i.d. draws of the exact posterior as InferenceData (one chain), for the derived quantities."""
     import arviz as az
 
-    fit = (quadrature.binomial(data.y, data.scale, data.priors, seed) if data.kind == "binary"
-           else quadrature.normal_normal(data.y, data.scale, data.priors, seed))
-    posterior = xr.Dataset({"mu": (("chain", "draw"), fit.mu), "tau": (("chain", "draw"), fit.tau)},
-                           coords={"chain": [0], "draw": np.arange(fit.mu.shape[1])})
-    return az.InferenceData(posterior=posterior)
+    d = exact.draws(DRAWS, seeds.rng(seed, "quadrature"))
+    variables = {"mu": (("chain", "draw"), d["mu"][None]), "tau": (("chain", "draw"), d["tau"][None])}
+    coords = {"chain": [0], "draw": np.arange(DRAWS)}
+    if data.p:
+        variables["beta"] = (("chain", "draw", "coef"), d["beta"][None])
+        coords["coef"] = list(data.coef_names)
+        variables["eta"] = (("chain", "draw", "study"), (d["mu"][:, None] + d["beta"] @ data.X.T)[None])
+        coords["study"] = list(data.studies)
+    return az.InferenceData(posterior=xr.Dataset(variables, coords=coords))
 
 
-def _fit(data: ModelData, engine: str, settings: Settings):
-    """InferenceData (posterior, posterior_predictive, prior) and diagnostics (None when exact)."""
+def _fit(data: ModelData, engine: str, settings: Settings, levels: list[str] | None = None):
+    """InferenceData (posterior, posterior_predictive, prior), diagnostics (None when exact) and the exact
+    posterior (None for MCMC)."""
+    exact = None
     if engine == "quadrature":
-        idata, diag = _quadrature_idata(data, settings.seed), None
+        exact = exact_model(data, levels)
+        idata, diag = _exact_idata(data, exact, settings.seed), None
     else:
         idata, diag = sample(data, settings)
     groups = {"prior": prior_draws(data, settings)}
     if not data.p:
         groups["posterior_predictive"] = _posterior_predictive(data, idata.posterior, settings.seed)
     idata.add_groups(**groups)
-    return idata, diag
+    return idata, diag, exact
 
 
 def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = None,
@@ -101,20 +132,17 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
         raise AnalysisError(f"{outcome}: {data.k} poolable study(ies); pooling needs at least 2")
     columns = [by] if by else list(covariates or [])
     if columns:
-        if engine != "mcmc":
-            raise AnalysisError("subgroups and meta-regression need the covariate model, which only engine='mcmc' "
-                                "fits")
         overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings)
-        return _covariate_fit(overall, data, used, columns, by, reference, settings)
-    idata, diag = _fit(data, engine, settings)
+        return _covariate_fit(overall, data, used, columns, by, reference, settings, engine)
+    idata, diag, exact = _fit(data, engine, settings)
     if data.kind == "binary" and engine == "quadrature":
         notes.append("shrunken study estimates of the binomial model need engine='mcmc'")
     return BayesFit(outcome=outcome, kind=data.kind, engine=engine, rows=used, priors=resolved, settings=settings,
-                    idata=idata, diagnostics=diag, notes=notes)
+                    idata=idata, diagnostics=diag, notes=notes, exact=exact)
 
 
 def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, columns: list[str], by: str | None,
-                   reference_level: str | None, settings: Settings) -> BayesFit:
+                   reference_level: str | None, settings: Settings, engine: str) -> BayesFit:
     """The model mu + x'beta on the studies whose covariates are known."""
     for col in columns:
         if col not in used.columns:
@@ -133,10 +161,11 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
         raise AnalysisError(f"'{by}' has {sub[by].nunique()} level(s) with data; a subgroup comparison needs 2")
     cov_data = ModelData(data.kind, data.y[known], data.scale[known], X[:, 1:], data.priors,
                          sub["study"].astype(str).tolist(), names[1:])
-    idata, diag = _fit(cov_data, "mcmc", settings)
-    fit = BayesFit(outcome=overall.outcome, kind=data.kind, engine="mcmc", rows=sub, priors=data.priors,
+    levels = [reference[by]] + [name[len(by) + 1:-1] for name in names[1:]] if by else None
+    idata, diag, exact = _fit(cov_data, engine, settings, levels)
+    fit = BayesFit(outcome=overall.outcome, kind=data.kind, engine=engine, rows=sub, priors=data.priors,
                    settings=settings, idata=idata, diagnostics=diag, notes=notes, by=by, covariates=columns,
-                   reference=reference, overall=overall)
+                   reference=reference, overall=overall, exact=exact)
     if by:
         idata.add_groups(posterior_predictive=_level_predictive(fit, settings.seed))
     return fit

@@ -12,6 +12,7 @@ from dataclasses import astuple
 
 import pandas as pd
 
+from ..errors import ExactUnavailable
 from ..priors import resolve_priors
 from .fit import bayes_pool
 from .result import BayesFit
@@ -37,9 +38,8 @@ class FitMemo:
 
     def fit(self, rows: pd.DataFrame, priors=None, by: str | None = None, engine: str = "mcmc") -> BayesFit:
         """``bayes_pool(rows, priors, by=by, engine=engine)``, fitted on first request. A covariate model
-        (always MCMC) takes as its ``overall`` the memo's model without covariates of the same rows and
-        priors, by MCMC or else by quadrature, whichever was made; if neither, it is made by quadrature."""
-        engine = "mcmc" if by else engine
+        takes as its ``overall`` the memo's model without covariates of the same rows and priors (exact
+        first, else MCMC), made exactly when there is none."""
         key = self._key(rows, priors, by, engine)
         if key in self._fits and self.reuse:
             self.hits += 1
@@ -48,8 +48,19 @@ class FitMemo:
         if by and not self.reuse:
             overall = bayes_pool(rows, priors=priors, settings=self.settings)
         elif by:
-            made = [self._fits.get(self._key(rows, priors, None, e)) for e in ("mcmc", "quadrature")]
+            made = [self._fits.get(self._key(rows, priors, None, e)) for e in ("quadrature", "mcmc")]
             overall = next((f for f in made if f is not None), None) or self.fit(rows, priors, engine="quadrature")
         fit = bayes_pool(rows, priors=priors, by=by, engine=engine, settings=self.settings, overall=overall)
         self._fits[key] = fit
         return fit
+
+    def exact_or_mcmc(self, rows: pd.DataFrame, priors=None, by: str | None = None) -> BayesFit:
+        """The exact fit where the exact engine takes the model, else MCMC (a note on the fit says why)."""
+        try:
+            return self.fit(rows, priors, by, engine="quadrature")
+        except ExactUnavailable as err:
+            fit = self.fit(rows, priors, by, engine="mcmc")
+            note = f"fitted by MCMC: {err}"
+            if note not in fit.notes:
+                fit.notes.append(note)
+            return fit

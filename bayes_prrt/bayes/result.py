@@ -48,6 +48,7 @@ class BayesFit:
     overall: BayesFit | None = None
     values: str | None = None  # the value-source policy the rows were selected with
     data_sha256: str | None = None
+    exact: object | None = None  # exact.ExactPosterior of an exact fit: its quantiles and linear probabilities
 
     # ------------------------------------------------------------------ draws
     def _post(self, name: str) -> np.ndarray:
@@ -101,13 +102,35 @@ class BayesFit:
     def _overall_or_self(self) -> BayesFit:
         return self.overall if self.overall is not None else self
 
+    def _marginal(self, name: str):
+        """The exact marginal of ``pooled``, ``new``, ``tau``, ``mu``, a level or ``beta NAME`` (outcome scale by
+        its link), or None when the fit is MCMC or the quantity is not a marginal the exact engine gives."""
+        if name in ("pooled", "new", "mu") and self.overall is not None:
+            return self.overall._marginal(name)
+        if self.exact is None:
+            return None
+        if name in ("pooled", "mu"):
+            return self.exact.mu
+        if name == "new":
+            return self.exact.predictive() if self.exact.p == 0 else None
+        if name == "tau":
+            return self.exact.tau
+        if name.startswith("beta "):
+            return self.exact.beta[name[5:]]
+        return self.exact.level(name) if self.by else None
+
+    def _summary(self, name: str, draws, outcome: bool = True, marginal=None) -> dict:
+        """``summary(draws)``, with the median and the 95% equal-tailed interval from the exact CDF when there is
+        one (``exact``: True); mean, SD and HDI stay those of the i.i.d. draws."""
+        return summary(draws) | _exact_interval(marginal or self._marginal(name), outcome and name != "tau")
+
     @property
     def pooled(self) -> dict:
-        return summary(self.quantity("pooled"))
+        return self._summary("pooled", self.quantity("pooled"))
 
     @property
     def predictive(self) -> dict:
-        return summary(self.quantity("new"))
+        return self._summary("new", self.quantity("new"))
 
     @property
     def pop_average(self) -> dict | None:
@@ -116,12 +139,12 @@ class BayesFit:
 
     @property
     def mu(self) -> dict:
-        return summary(self._overall_or_self()._post("mu"))
+        return self._summary("mu", self._overall_or_self()._post("mu"), outcome=False)
 
     @property
     def tau(self) -> dict:
         """tau of this model (the residual between-study SD of a covariate model)."""
-        return summary(self._post("tau"))
+        return self._summary("tau", self._post("tau"))
 
     def i2_draws(self) -> np.ndarray:
         """Bayesian I2 (%) per draw of tau, with the within-study variances of the model's own scale (logit for
@@ -158,16 +181,20 @@ class BayesFit:
     def levels(self) -> dict[str, dict]:
         counts = self.rows[self.by].astype(str).value_counts() if self.by else {}
         pp = self.idata.posterior_predictive if self.by else None
-        return {level: {"k": int(counts[level]), **summary(self.quantity(level)),
-                        "pi": summary(pp["new_study"].sel(level=level).to_numpy())}
+        return {level: {"k": int(counts[level]), **self._summary(level, self.quantity(level)),
+                        "pi": self._level_pi(level, pp["new_study"].sel(level=level).to_numpy())}
                 for level in self.level_names}
+
+    def _level_pi(self, level: str, draws) -> dict:
+        return self._summary(level, draws, marginal=self.exact.predictive(level) if self.exact is not None else None)
 
     @property
     def contrasts(self) -> dict[str, dict]:
         out = {}
         for a, b in itertools.combinations(self.level_names, 2):
             diff = self.quantity(a) - self.quantity(b)
-            out[f"{a} - {b}"] = {**summary(diff), "p_gt_0": float((diff > 0).mean())}
+            exact = self.exact.contrast(a, b).prob_above(0.0) if self.exact is not None else None
+            out[f"{a} - {b}"] = {**summary(diff), "p_gt_0": float((diff > 0).mean()) if exact is None else exact}
         return out
 
     @property
@@ -175,7 +202,7 @@ class BayesFit:
         if "beta" not in self.idata.posterior:
             return {}
         beta = self._post("beta")
-        return {name: summary(beta[..., i]) for i, name in enumerate(self.coef_names)}
+        return {name: self._summary(f"beta {name}", beta[..., i], outcome=False) for i, name in enumerate(self.coef_names)}
 
     @property
     def converged(self) -> bool:
@@ -183,6 +210,29 @@ class BayesFit:
         return own and (self.overall is None or self.overall.converged)
 
     # ------------------------------------------------------------------ user-facing
+    def exact_prob(self, st) -> float | None:
+        """P(statement) from the exact CDF when the statement is linear in the model's parameters (a quantity
+        against a number, or one level against another), else None (``statements.probability`` then uses the
+        draws)."""
+        from scipy.special import logit
+
+        lhs, rhs = st.lhs, st.rhs
+        if len(lhs) != 1 or (not isinstance(rhs, float) and len(rhs) != 1):
+            return None
+        if isinstance(rhs, float):
+            marginal = self._marginal(lhs[0]) if lhs[0] in ("pooled", "new") or self.by else None
+            if marginal is None:
+                return None
+            if self.kind == "binary" and not 0 < rhs < 1 or self.kind == "median" and rhs <= 0:
+                above = 1.0 if rhs <= 0 else 0.0  # every proportion is above 0 and below 1; every median above 0
+            else:
+                above = marginal.prob_above(float(logit(rhs) if self.kind == "binary" else np.log(rhs)))
+        elif self.exact is not None and self.by and {lhs[0], rhs[0]} <= set(self.level_names):
+            above = self.exact.contrast(lhs[0], rhs[0]).prob_above(0.0)
+        else:
+            return None
+        return above if st.op in (">", ">=") else 1.0 - above
+
     def prob(self, statement: str) -> dict:
         """P(statement | data) from the stored draws, with its MCSE (grammar: ``statements.py``)."""
         from .statements import probability
@@ -192,27 +242,34 @@ class BayesFit:
     def summary(self) -> pd.DataFrame:
         """One row per quantity: pooled value, population average, predictive, tau, I2, mu; levels,
         contrasts and coefficients of a covariate model; each study's observed and shrunken value.
-        Columns median/mean/sd/ci_low/ci_high, and mcse/rhat/ess_bulk/ess_tail (MCMC)."""
+        Columns median/mean/sd/ci_low/ci_high, and mcse/rhat/ess_bulk/ess_tail (MCMC); ``exact``: the median and
+        interval come from the exact CDF (mean, SD and MCSE from its i.i.d. draws)."""
         base = self._overall_or_self()
-        rows = [(f"pooled {self.outcome}", self.quantity("pooled"), base),
-                (f"predictive {self.outcome} (new study)", self.quantity("new"), base)]
+        rows = [(f"pooled {self.outcome}", self.quantity("pooled"), base, "pooled"),
+                (f"predictive {self.outcome} (new study)", self.quantity("new"), base, "new")]
         if self.kind == "binary":
             rows.append((f"population average {self.outcome}",
-                         population_average(base._post("mu"), base._post("tau")), base))
-        rows += [("tau", base._post("tau"), base), ("I2 (%)", self.i2_draws(), base), ("mu", base._post("mu"), base)]
+                         population_average(base._post("mu"), base._post("tau")), base, None))
+        rows += [("tau", base._post("tau"), base, "tau"), ("I2 (%)", self.i2_draws(), base, None),
+                 ("mu", base._post("mu"), base, "mu")]
         if self.overall is not None:
-            rows.append(("tau (covariate model)", self._post("tau"), self))
-        rows += [(f"{self.by}: {level}", self.quantity(level), self) for level in self.level_names]
-        rows += [(f"{self.by}: {a} - {b}", self.quantity(a) - self.quantity(b), self)
+            rows.append(("tau (covariate model)", self._post("tau"), self, "tau"))
+        rows += [(f"{self.by}: {level}", self.quantity(level), self, level) for level in self.level_names]
+        rows += [(f"{self.by}: {a} - {b}", self.quantity(a) - self.quantity(b), self, None)
                  for a, b in itertools.combinations(self.level_names, 2)]
         if "beta" in self.idata.posterior:
             beta = self._post("beta")
-            rows += [(f"beta {name}", beta[..., i], self) for i, name in enumerate(self.coef_names)]
+            rows += [(f"beta {name}", beta[..., i], self, f"beta {name}") for i, name in enumerate(self.coef_names)]
         theta = base._study_effects()
         if theta is not None:
-            rows += [(f"study {s}", to_scale(self.kind, theta[..., i]), base) for i, s in enumerate(base.studies_fitted)]
-        frame = pd.DataFrame([_row(values, fit.diagnostics is not None) for _, values, fit in rows],
-                             index=pd.Index([name for name, _, _ in rows], name="quantity"))
+            rows += [(f"study {s}", to_scale(self.kind, theta[..., i]), base, None)
+                     for i, s in enumerate(base.studies_fitted)]
+        records = []
+        for _, values, fit, key in rows:
+            marginal = fit._marginal(key) if key else None
+            exact = _exact_interval(marginal, key not in ("mu", "tau") and not str(key).startswith("beta "))
+            records.append(_row(values, fit.diagnostics is not None) | exact | {"exact": bool(exact)})
+        frame = pd.DataFrame(records, index=pd.Index([name for name, *_ in rows], name="quantity"))
         observed = dict(zip((f"study {s}" for s in base.studies_fitted), base._observed(), strict=True))
         frame.insert(0, "observed", [observed.get(name, np.nan) for name in frame.index])
         return frame
@@ -260,6 +317,14 @@ class BayesFit:
         from .store import save_fit
 
         save_fit(self, path)
+
+
+def _exact_interval(marginal, outcome: bool) -> dict:
+    """Median and 95% equal-tailed interval of an exact marginal (on the outcome's scale by its link), or {}."""
+    if marginal is None:
+        return {}
+    low, median, high = marginal.quantile([0.025, 0.5, 0.975], outcome=outcome)
+    return {"median": float(median), "ci_low": float(low), "ci_high": float(high), "exact": True}
 
 
 def _row(values, mcmc: bool) -> dict:

@@ -8,8 +8,9 @@ Grammar: ``[QUANTITY] OP VALUE`` with OP one of > >= < <=.
   VALUE     a finite number on the outcome's scale (a proportion, or months), or a quantity.
 Examples: ``> 0.30``, ``PFS > 24``, ``G1-2 > G2-3``, ``G1-2 - G2-3 > 0.10``.
 A statement is parsed once (``parse``), its level names checked against the data before any
-fit (``check_levels``), and answered from a fit's stored draws (``probability``). The
-probability is the posterior mean of the indicator; its MCSE is ArviZ's (ESS-based).
+fit (``check_levels``), and answered by ``probability``: from the exact CDF when the fit is exact
+and the statement linear in its parameters (``method``: exact, MCSE 0), otherwise from the stored
+draws as the posterior mean of the indicator, with ArviZ's ESS-based MCSE (``method``: draws).
 """
 
 from __future__ import annotations
@@ -109,6 +110,10 @@ def probability(fit, statement: str | Statement, weights=None) -> dict:
     lhs = _draws(fit, st.lhs)
     rhs = st.rhs if isinstance(st.rhs, float) else _draws(fit, st.rhs)
     indicator = OPS[st.op](lhs, rhs).astype(float)
+    exact = fit.exact_prob(st) if weights is None and hasattr(fit, "exact_prob") else None
+    if exact is not None:  # from the exact CDF: no Monte Carlo error
+        return {"statement": st.text, "outcome": fit.outcome, "probability": float(exact), "mcse": 0.0,
+                "draws": int(indicator.size), "method": "exact"}
     if weights is None:
         p = float(indicator.mean())
         mcse = 0.0 if p in (0.0, 1.0) else indicator_mcse(indicator)
@@ -121,7 +126,7 @@ def probability(fit, statement: str | Statement, weights=None) -> dict:
             r_eff = min(1.0, (p * (1 - p) / indicator.size) / indicator_mcse(indicator) ** 2)
             mcse = float(np.sqrt(p * (1 - p) / (r_eff / np.sum(w**2))))
     return {"statement": st.text, "outcome": fit.outcome, "probability": p, "mcse": mcse,
-            "draws": int(indicator.size)}
+            "draws": int(indicator.size), "method": "draws"}
 
 
 def probabilities(fit, statements) -> list[dict]:

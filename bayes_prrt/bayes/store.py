@@ -74,5 +74,11 @@ def load_fit(path) -> BayesFit:
         inner = az.InferenceData(**{g[len(PREFIX):]: idata[g] for g in names if g.startswith(PREFIX)},
                                  warn_on_custom_groups=False)
         overall = _rebuild(inner, json.loads(inner.posterior.attrs[ATTR]), None)
-    return _rebuild(own, meta, overall)
+    fit = _rebuild(own, meta, overall)
+    for part in (fit, overall):
+        if part is not None and part.engine == "quadrature":
+            from .fit import attach_exact
+
+            attach_exact(part)
+    return fit
 

@@ -384,7 +384,7 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     if not quiet:
         print_summary(run_summary(result))
         click.echo(f"Report: {out / 'report.html'}")
-    if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values())):
+    if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values(), *o.mcmc.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")
 
 

@@ -72,6 +72,7 @@ def tables_shown(run, frames: dict, meta: dict) -> dict:
         "sensitivity": _sensitivity(frames, kinds),
         "influence": display(frames["influence"], kinds),
         "diagnostics": display(frames["diagnostics"], kinds),
+        "agreement": display(frames["agreement"], kinds),
         "psens": display(frames["psens"], kinds),
         "data": display(rows[[c for c in DATA_COLUMNS if c in rows.columns]], kinds, "95% CI"),
         "audit": display(frames["audit"], kinds),

@@ -39,6 +39,8 @@ def _fits(o):
     yield "overall model", o.bayes
     for covariate, fit in o.subgroups.items():
         yield f"model by {covariate}", fit
+    for model, fit in o.mcmc.items():
+        yield f"MCMC check of the {'overall model' if model == 'overall' else f'model by {model}'}", fit
 
 
 def warnings(o) -> list[str]:
@@ -54,6 +56,11 @@ def warnings(o) -> list[str]:
     for label, fit in _fits(o):
         if not fit.converged:
             out.append(f"{o.outcome}: the {label} did not converge; its numbers are UNRELIABLE (see Diagnostics)")
+    for row in o.agreement:
+        if not row["agrees"]:
+            out.append(f"{o.outcome}: the MCMC fit of the {row['model']} model disagrees with the exact posterior "
+                       f"({row['quantity']}, {100 * row['quantile']:g}% quantile: {row['z']:.1f} MCSE apart; see "
+                       f"Diagnostics)")
     return out
 
 

@@ -123,8 +123,10 @@ def tables(run) -> dict[str, pd.DataFrame]:
                                    for o in run.outcomes for s, v in o.sensitivity.loo.items()])
     t["psens"] = pd.DataFrame([{"outcome": o.outcome, "parameter": p, **v}
                                for o in run.outcomes for p, v in o.sensitivity.psens.items()])
-    t["diagnostics"] = pd.DataFrame([{"outcome": o.outcome, "model": model, **d.to_dict()}
-                                     for o in run.outcomes for model, d in _diagnostics(o)])
+    t["diagnostics"] = pd.DataFrame([{"outcome": o.outcome, **row} for o in run.outcomes for row in _diagnostics(o)])
+    t["agreement"] = pd.DataFrame([{"outcome": o.outcome, **row} for o in run.outcomes for row in o.agreement],
+                                  columns=["outcome", "model", "quantity", "quantile", "exact", "mcmc", "mcse", "z",
+                                           "agrees"])
     t["audit"] = pd.DataFrame([f.to_dict() for f in run.findings])
     if run.validation is not None:
         t["validation"] = run.validation
@@ -165,10 +167,22 @@ def _sens(run, key, label) -> pd.DataFrame:
                          for o in run.outcomes for r in getattr(o.sensitivity, key)])
 
 
+EXACT_NOTE = ("exact posterior, no MCMC; error_bound: the largest relative change of a reported 2.5%, 50% or 97.5% "
+              "quantile on a twice-finer integration rule")
+
+
 def _diagnostics(o):
-    yield "overall", o.bayes.diagnostics
-    for c, fit in o.subgroups.items():
-        yield f"by {c}", fit.diagnostics
+    """One row per Bayesian fit of the outcome: MCMC fits with R-hat, ESS and divergences, exact fits with
+    their error bound."""
+    fits = [("overall", o.bayes), *((f"by {c}", fit) for c, fit in o.subgroups.items())]
+    fits += [(f"{'overall' if m == 'overall' else f'by {m}'} (MCMC check)", fit) for m, fit in o.mcmc.items()]
+    for model, fit in fits:
+        if fit.diagnostics is not None:
+            yield {"model": model, "engine": "mcmc", **fit.diagnostics.to_dict(), "error_bound": None,
+                   "note": "error_bound: an MCMC fit (its Monte Carlo error is in R-hat and ESS)"}
+        else:
+            yield {"model": model, "engine": "exact", "converged": True, "error_bound": fit.exact.error_bound,
+                   "note": EXACT_NOTE}
 
 
 def figures(run, folder: Path) -> dict[str, str]:

@@ -84,9 +84,10 @@ def _statement_covariate(statements) -> str | None:
 def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], grid: list[GridEntry],
                         scenarios: list[str], thresholds, values: str = "published",
                         settings: Settings = DEFAULT_SETTINGS, base_priors: dict | None = None,
-                        memo: FitMemo | None = None) -> OutcomeSensitivity:
+                        memo: FitMemo | None = None, mcmc: bool = True) -> OutcomeSensitivity:
     """``base_priors``: the priors each grid entry departs from (default: the package defaults).
-    ``memo``: where the MCMC fits come from (the pipeline's, so that none is made twice)."""
+    ``memo``: where the fits come from (the pipeline's, so that none is made twice). ``mcmc``: make
+    the MCMC fit that PSIS leave-one-out and power-scaling need (without it they are not run)."""
     rows = data.select(outcome, values)
     kind = rows["kind"].iloc[0]
     statements = [st for st in statements if st["outcome"] == outcome]
@@ -95,19 +96,21 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
     memo = memo or FitMemo(settings)
 
     start = time.perf_counter()
-    base = memo.fit(rows, base_priors)  # MCMC: LOO and psens
+    base = memo.fit(rows, base_priors) if mcmc else None  # MCMC: LOO and psens
     by = _statement_covariate(statements)
-    base_by = memo.fit(rows, base_priors, by=by) if by else None
+    base_by = memo.exact_or_mcmc(rows, base_priors, by=by) if by else None
     timing["mcmc_base_s"] = time.perf_counter() - start
 
     prior_rows = []
     for entry in grid:
         t0 = time.perf_counter()
         entry_priors = {**base_priors, **entry.priors}
-        res = memo.fit(rows, entry_priors, engine="quadrature")
+        res = memo.exact_or_mcmc(rows, entry_priors)
         weights, k = (None, None)
         by_source = base_by
-        if base_by is not None:
+        if base_by is not None and base_by.exact is not None:  # exact under every prior: no reweighting
+            by_source = memo.exact_or_mcmc(rows, entry_priors, by=by)
+        elif base_by is not None:
             post = base_by.idata.posterior
             weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), base_priors,
                                        resolve_priors(kind, entry_priors))
@@ -125,8 +128,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         srows, snotes = scenario_rows(data, outcome, name)
         notes += snotes
         try:
-            res = memo.fit(srows, base_priors, engine="quadrature")
-            sby = memo.fit(srows, base_priors, by=by) if by else None
+            res = memo.exact_or_mcmc(srows, base_priors)
+            sby = memo.exact_or_mcmc(srows, base_priors, by=by) if by else None
         except AnalysisError as err:
             notes.append(f"{name}: not poolable ({err})")
             scenario_rows_out.append({"scenario": name, "description": SCENARIOS[name], "k": len(srows),
@@ -136,7 +139,15 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         scenario_rows_out.append(_row(name, res, _answers(statements, res, sby),
                                       {"description": SCENARIOS[name], "converged": sby.converged if sby else True}))
 
-    loo_table = influence(base, rows, base_priors, settings)
+    if base is not None:
+        loo_table = influence(base, rows, base_priors, settings)
+        loo = {r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,
+                         "freq_shift": getattr(r, "freq_shift", np.nan)} for r in loo_table.itertuples()}
+        loo_range, psens = _loo_range(data, outcome, base, loo_table), power_scaling(base)
+        notes.append(f"base MCMC fit: {'converged' if base.converged else 'NOT CONVERGED'}")
+    else:
+        loo, loo_range, psens = {}, {}, {}
+        notes.append("PSIS leave-one-out and power-scaling need an MCMC fit: not run (mcmc = 'none')")
     verdicts = {}
     for st in statements:
         text = st["text"]
@@ -147,12 +158,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         both = {**verdicts[text]["priors"]["regions"], **verdicts[text]["scenarios"]["regions"]}
         verdicts[text]["overall"] = "robust" if len(set(both.values())) == 1 else "conclusion changes"
     return OutcomeSensitivity(
-        outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out,
-        loo={r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,
-                       "freq_shift": getattr(r, "freq_shift", np.nan)} for r in loo_table.itertuples()},
-        loo_range=_loo_range(data, outcome, base, loo_table), psens=power_scaling(base), verdicts=verdicts,
-        timing=timing,
-        notes=notes + [f"base MCMC fit: {'converged' if base.converged else 'NOT CONVERGED'}"])
+        outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out, loo=loo, loo_range=loo_range, psens=psens,
+        verdicts=verdicts, timing=timing, notes=notes)
 
 
 def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
@@ -164,7 +171,8 @@ def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
     grid = prior_grid(kind, table[f"tau_{kind}"], table[f"mu_{kind}"])
     scenarios = table["scenarios"] if data.embedded else []
     result = outcome_sensitivity(data, outcome, spec.statements, grid, scenarios, tuple(table["thresholds"]),
-                                 spec.values, settings, base_priors=spec.priors[kind], memo=memo)
+                                 spec.values, settings, base_priors=spec.priors[kind], memo=memo,
+                                 mcmc=spec.mcmc != "none")
     if not data.embedded:
         result.notes.append("data scenarios need the embedded dataset's study table; none run")
     return result, kind
