@@ -60,6 +60,14 @@ def proportion_effects(events, n, measure: str, studies=None) -> Effects:
     raise ValueError(f"unknown proportion measure {measure}")
 
 
+def se_from_ci(ci_low, ci_high, median=None, transform=np.log):
+    """SE on the ``transform`` scale from a 95% CI: (f(U) - f(L))/(2 x 1.96); with U missing (not
+    estimable) the lower half alone, (f(m) - f(L))/1.96 (NaN without a median)."""
+    lo, hi = transform(np.asarray(ci_low, float)), transform(np.asarray(ci_high, float))
+    half = (transform(np.asarray(median, float)) - lo) / Z95 if median is not None else np.nan
+    return np.where(np.isnan(hi), half, (hi - lo) / (2 * Z95))
+
+
 def median_effects(median, ci_low, ci_high, measure: str, studies) -> tuple[Effects, np.ndarray]:
     """Effects of the medians that have a CI; returns them and the mask of rows used."""
     m, lo, hi = (np.asarray(a, float) for a in (median, ci_low, ci_high))
@@ -72,7 +80,7 @@ def median_effects(median, ci_low, ci_high, measure: str, studies) -> tuple[Effe
         notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
     if one_sided.any():
         notes.append("upper CI bound not estimable, SE from the lower half alone: " + ", ".join(studies[one_sided]))
-    se = np.where(one_sided, (f(m) - f(lo)) / Z95, (f(hi) - f(lo)) / (2 * Z95))
+    se = se_from_ci(lo, hi, m, f)
     return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
 
 

@@ -16,3 +16,4 @@ from .commands import main  # noqa: E402  (after the handlers)
 
 __all__ = ["main"]
 from . import convert  # noqa: F401,E402
+from . import predict  # noqa: F401,E402
