@@ -16,6 +16,7 @@ from bayes_prrt.bayes.sampling import Settings, diagnose
 from bayes_prrt.bayes.statements import probability
 from bayes_prrt.cli import main
 from bayes_prrt.freq.glmm import fit_glmm
+from bayes_prrt.freq.pool import subgroups
 from bayes_prrt.effects import study_effects
 from bayes_prrt.freq.rma import rma
 from bayes_prrt.priors import resolve_priors
@@ -139,6 +140,7 @@ def test_probability_statements(orr_by_grade):
     p = probability(res, "> 0.30")
     assert p["probability"] == pytest.approx(float((res.draws["pooled"] > 0.30).mean()))
     assert 0 < p["mcse"] < 0.05
+    assert p["comparison"] is None and probability(res, "G1-2 > G2-3")["comparison"] == "between-study"
     both = probability(res, "G1-2 > G2-3")["probability"] + probability(res, "G1-2 < G2-3")["probability"]
     assert both == pytest.approx(1.0)
     diff = probability(res, "G1-2 - G2-3 > 0.10")["probability"]
@@ -150,8 +152,10 @@ def test_probability_statements(orr_by_grade):
 
 
 def test_subgroup_levels(orr_by_grade):
-    assert set(orr_by_grade.levels) == {"G1-2", "G2-3", "unknown"}
+    assert set(orr_by_grade.levels) == {"G1-2", "G2-3"}  # "unknown" grade is missing, not a level
     assert orr_by_grade.levels["G1-2"]["k"] == 3 and "grade[G2-3]" in orr_by_grade.beta
+    assert orr_by_grade.notes == subgroups(orr_by_grade.overall.rows, "grade", "PFT").notes  # one rule
+    assert "left out of the covariate model" in orr_by_grade.notes[0] and "4 of 12 studies" in orr_by_grade.notes[0]
 
 
 def test_quadrature_refuses_covariates(dataset):

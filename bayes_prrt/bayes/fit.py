@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import seeds
-from ..design import design_matrix
+from ..design import design_matrix, known_covariates
 from ..effects import study_effects
 from ..errors import AnalysisError
 from ..names import ENGINES
@@ -119,11 +119,7 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
     for col in columns:
         if col not in used.columns:
             raise AnalysisError(f"covariate column '{col}' does not exist")
-    known = used[columns].notna().all(axis=1).to_numpy()
-    notes = []
-    if (~known).any():
-        notes.append(f"left out of the covariate model, {', '.join(columns)} missing: "
-                     + ", ".join(used.loc[~known, "study"].astype(str)))
+    known, notes = known_covariates(used, columns)
     sub = used[known].reset_index(drop=True)
     X, names, reference = design_matrix(sub, columns, {by: reference_level} if by and reference_level else {})
     if X.shape[0] <= X.shape[1]:

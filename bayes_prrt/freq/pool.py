@@ -18,6 +18,7 @@ import pandas as pd
 from .. import distributions as dist
 from ..errors import AnalysisError
 from .glmm import fit_glmm
+from ..design import known_covariates
 from ..effects import BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, study_effects
 from .rma import i2_interval, rma
 
@@ -190,9 +191,8 @@ def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL"
     if by not in rows.columns:
         raise AnalysisError(f"covariate column '{by}' does not exist; available: "
                             f"{', '.join(c for c in rows.columns if c not in ('kind',))}")
-    missing = rows[by].isna()
-    notes = [f"left out, {by} unknown: " + ", ".join(rows.loc[missing, "study"].astype(str))] if missing.any() else []
-    rows = rows[~missing]
+    known, notes = known_covariates(rows, [by])
+    rows = rows[known]
     levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1)
               for level, group in sorted(rows.groupby(by), key=lambda item: str(item[0]))}
     if len(levels) < 2:
