@@ -10,6 +10,12 @@ Proportions (x events of n):
 Medians (months, 95% CI L-U):
   LOGMEDIAN  yi = log m, SE = (log U - log L)/(2 x 1.96); with U not estimable the lower
              half alone, SE = (log m - log L)/1.96.  MEDIAN the same on the raw scale.
+  A median without a CI is left out (``median_se="ci"``, the default) or, with
+  ``median_se="ci+n"`` (LOGMEDIAN only), gets SE = c/sqrt(n). Under an exponential model
+  SE(log median) = 1/sqrt(d), d the number of events (Collett 2015, Modelling Survival Data,
+  sec. 2.4), so SE = c/sqrt(n) with c^2 = n/d, the inverse event fraction; c^2 is estimated as the
+  mean of SE_i^2 n_i over the studies with a two-sided CI and n (named in the note), and never
+  below 1 (d <= n: at most every patient has an event).
 """
 
 from __future__ import annotations
@@ -68,20 +74,47 @@ def se_from_ci(ci_low, ci_high, median=None, transform=np.log):
     return np.where(np.isnan(hi), half, (hi - lo) / (2 * Z95))
 
 
-def median_effects(median, ci_low, ci_high, measure: str, studies) -> tuple[Effects, np.ndarray]:
-    """Effects of the medians that have a CI; returns them and the mask of rows used."""
+MEDIAN_SE_RULES = ("ci", "ci+n")
+
+
+def median_effects(median, ci_low, ci_high, measure: str, studies, n=None,
+                   median_se: str = "ci") -> tuple[Effects, np.ndarray]:
+    """Effects of the medians that have a CI (and, with ``median_se="ci+n"``, of those with n
+    only); returns them and the mask of rows used."""
+    if median_se not in MEDIAN_SE_RULES:
+        raise AnalysisError(f"unknown median_se rule '{median_se}'; choose one of {', '.join(MEDIAN_SE_RULES)}")
     m, lo, hi = (np.asarray(a, float) for a in (median, ci_low, ci_high))
     studies = np.asarray(studies).astype(str)
     f = np.log if measure == "LOGMEDIAN" else (lambda a: a)
-    used = ~np.isnan(lo)
-    one_sided = used & np.isnan(hi)
+    has_ci = ~np.isnan(lo)
+    one_sided = has_ci & np.isnan(hi)
     notes = []
-    if (~used).any():
-        notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
     if one_sided.any():
         notes.append("upper CI bound not estimable, SE from the lower half alone: " + ", ".join(studies[one_sided]))
     se = se_from_ci(lo, hi, m, f)
+    used = has_ci
+    if median_se == "ci+n" and (~has_ci).any():
+        se, used, note = _se_from_n(se, has_ci, one_sided, n, measure, studies)
+        notes.append(note)
+    if (~used).any():
+        notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
     return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
+
+
+def _se_from_n(se, has_ci, one_sided, n, measure: str, studies):
+    """SE = c/sqrt(n) for the medians without a CI (see the module docstring)."""
+    if measure != "LOGMEDIAN":
+        raise AnalysisError("median_se='ci+n' is defined on the log scale; use measure LOGMEDIAN")
+    n = np.full(len(se), np.nan) if n is None else pd.Series(n).astype("Float64").to_numpy(float, na_value=np.nan)
+    calib = has_ci & ~one_sided & (n > 0)
+    if not calib.any():
+        raise AnalysisError("median_se='ci+n' needs at least one study with a two-sided CI and n to estimate c")
+    c = max(1.0, float(np.sqrt(np.mean(se[calib] ** 2 * n[calib]))))  # d <= n, so c >= 1
+    fill = ~has_ci & (n > 0)
+    note = (f"no CI: SE(log median) = c/sqrt(n), c = {c:.3g} from {', '.join(studies[calib])} (exponential model, "
+            f"c^2 = n/events): " + (", ".join(f"{s} (n = {int(k)})" for s, k in zip(studies[fill], n[fill],
+                                                                                  strict=True)) or "none has n"))
+    return np.where(fill, c / np.sqrt(np.where(fill, n, 1.0)), se), has_ci | fill, note
 
 
 def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -120,8 +153,9 @@ def back_transform(values, measure: str, n=None):
     return values
 
 
-def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFrame]:
-    """Effects of the rows that can be pooled with ``measure``, and those rows."""
+def study_effects(rows: pd.DataFrame, measure: str, median_se: str = "ci") -> tuple[Effects, pd.DataFrame]:
+    """Effects of the rows that can be pooled with ``measure``, and those rows (``median_se``: the
+    rule for medians without a CI, see the module docstring)."""
     kind, outcome = rows["kind"].iloc[0], rows["outcome"].iloc[0]
     if kind == "binary":
         if measure not in BINARY_MEASURES:
@@ -133,7 +167,8 @@ def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFra
     if measure not in MEDIAN_MEASURES:
         raise AnalysisError(f"{outcome} is a median outcome: measure {measure} does not apply; "
                             f"use one of {', '.join(MEDIAN_MEASURES)}")
-    eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"])
+    eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"],
+                               rows["n"] if "n" in rows.columns else None, median_se)
     used_rows = rows[used].reset_index(drop=True)
     flat = ~(eff.vi > 0)
     if flat.any():

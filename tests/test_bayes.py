@@ -246,7 +246,7 @@ def test_joint_counts_need_same_n(dataset):
 def test_numeric_covariate_left_out_studies_are_named(dataset):
     res = bayes_pool(dataset.select("ORR", "table2"), covariates=["g3_share"], settings=SETTINGS)
     assert set(res.beta) == {"g3_share"}
-    assert any("g3_share missing" in n and "kennedy2022" in n for n in res.notes)
+    assert any("g3_share unknown or not reported" in n and "kennedy2022" in n and "4 of 12" in n for n in res.notes)
     assert res.diagnostics is not None and "beta" in res.to_dict()
 
 

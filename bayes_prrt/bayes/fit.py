@@ -30,13 +30,14 @@ from .summaries import conditional_study_effects, predictive, to_scale
 
 
 
-def model_data(rows: pd.DataFrame, priors) -> tuple[ModelData, pd.DataFrame, list[str]]:
+def model_data(rows: pd.DataFrame, priors, median_se: str = "ci") -> tuple[ModelData, pd.DataFrame, list[str]]:
     """The model's data for one outcome's rows: events and n, or log medians and their SEs (rows
-    without a CI are left out by ``effects.study_effects``). Returns it, the rows used and notes."""
+    without a CI are left out, or with ``median_se="ci+n"`` get SE c/sqrt(n): ``effects.study_effects``).
+    Returns it, the rows used and notes."""
     if rows["kind"].iloc[0] == "binary":
         y, scale, used, notes = rows["events"].to_numpy(int), rows["n"].to_numpy(int), rows, []
     else:
-        eff, used = study_effects(rows, "LOGMEDIAN")
+        eff, used = study_effects(rows, "LOGMEDIAN", median_se)
         y, scale, notes = eff.yi, np.sqrt(eff.vi), list(eff.notes)
     used = used.reset_index(drop=True)
     studies = used["study"].astype(str).tolist()
@@ -82,13 +83,14 @@ def _fit(data: ModelData, engine: str, settings: Settings):
 def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = None,
                engine: str = "mcmc", settings: Settings = DEFAULT_SETTINGS,
                covariates: list[str] | None = None, reference: str | None = None,
-               overall: BayesFit | None = None) -> BayesFit:
+               overall: BayesFit | None = None, median_se: str = "ci") -> BayesFit:
     """Hierarchical Bayesian pooling of one outcome (one row per study).
 
     ``priors``: ``Prior`` objects or their texts by parameter (mu, tau, beta), over the defaults
     of the outcome's kind. ``by``: a categorical covariate (subgroups and contrasts; ``reference``
     names its reference level). ``covariates``: a meta-regression. ``overall``: the fit without
-    covariates under the same priors and settings, reused by a covariate model.
+    covariates under the same priors and settings, reused by a covariate model. ``median_se``:
+    "ci" (a median without a CI is left out) or "ci+n" (its SE from n, ``effects.py``).
     """
     if engine not in ENGINES:
         raise AnalysisError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -96,7 +98,7 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
         raise AnalysisError("give either a subgroup covariate (by) or meta-regression covariates, not both")
     outcome = str(rows["outcome"].iloc[0])
     resolved = resolve_priors(rows["kind"].iloc[0], priors)
-    data, used, notes = model_data(rows, resolved)
+    data, used, notes = model_data(rows, resolved, median_se)
     if data.k < 2:
         raise AnalysisError(f"{outcome}: {data.k} poolable study(ies); pooling needs at least 2")
     columns = [by] if by else list(covariates or [])
@@ -104,13 +106,13 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
         if engine != "mcmc":
             raise AnalysisError("subgroups and meta-regression need the covariate model, which only engine='mcmc' "
                                 "fits")
-        overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings)
+        overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings, median_se=median_se)
         return _covariate_fit(overall, data, used, columns, by, reference, settings)
     idata, diag = _fit(data, engine, settings)
     if data.kind == "binary" and engine == "quadrature":
         notes.append("shrunken study estimates of the binomial model need engine='mcmc'")
     return BayesFit(outcome=outcome, kind=data.kind, engine=engine, rows=used, priors=resolved, settings=settings,
-                    idata=idata, diagnostics=diag, notes=notes)
+                    idata=idata, diagnostics=diag, notes=notes, median_se=median_se)
 
 
 def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, columns: list[str], by: str | None,
@@ -132,7 +134,7 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
     idata, diag = _fit(cov_data, "mcmc", settings)
     fit = BayesFit(outcome=overall.outcome, kind=data.kind, engine="mcmc", rows=sub, priors=data.priors,
                    settings=settings, idata=idata, diagnostics=diag, notes=notes, by=by, covariates=columns,
-                   reference=reference, overall=overall)
+                   reference=reference, overall=overall, median_se=overall.median_se)
     if by:
         idata.add_groups(posterior_predictive=_level_predictive(fit, settings.seed))
     return fit

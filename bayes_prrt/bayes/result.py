@@ -49,6 +49,7 @@ class BayesFit:
     overall: BayesFit | None = None
     values: str | None = None  # the value-source policy the rows were selected with
     data_sha256: str | None = None
+    median_se: str = "ci"  # the rule for medians without a CI (effects.MEDIAN_SE_RULES)
 
     # ------------------------------------------------------------------ draws
     def _post(self, name: str) -> np.ndarray:
@@ -131,7 +132,7 @@ class BayesFit:
         if self.kind == "binary":
             vi = proportion_effects(rows["events"].astype(float), rows["n"].astype(float), "PLO").vi
         else:
-            vi = study_effects(rows, "LOGMEDIAN")[0].vi
+            vi = study_effects(rows, "LOGMEDIAN", self.median_se)[0].vi
         w = 1 / np.asarray(vi, float)
         return float((len(w) - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum())) if len(w) > 1 else float(vi[0])
 
@@ -346,6 +347,6 @@ def fit_metadata(fit: BayesFit) -> str:
                        "priors": {k: str(v) for k, v in fit.priors.items()},
                        "settings": asdict(fit.settings),
                        "diagnostics": None if fit.diagnostics is None else fit.diagnostics.to_dict(),
-                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
+                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "median_se": fit.median_se, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
                        "rows": fit.rows.astype(object).where(fit.rows.notna(), None).to_dict(orient="list"),
                        "dtypes": {c: str(t) for c, t in fit.rows.dtypes.items()}})

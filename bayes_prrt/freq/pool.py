@@ -67,10 +67,11 @@ def _check_k(k: int, outcome: str, minimum: int) -> None:
 
 
 def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool = False,
-         min_k: int = 2) -> Pooled:
-    """Pool one outcome's rows (one per study)."""
+         min_k: int = 2, median_se: str = "ci") -> Pooled:
+    """Pool one outcome's rows (one per study); ``median_se``: the rule for medians without a CI
+    ("ci": left out; "ci+n": SE c/sqrt(n), see ``effects.py``)."""
     outcome = str(rows["outcome"].iloc[0])
-    eff, used = study_effects(rows, measure)
+    eff, used = study_effects(rows, measure, median_se)
     _check_k(len(used), outcome, min_k)
     if measure == "GLMM":
         return _pool_glmm(outcome, used, eff)
