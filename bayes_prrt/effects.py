@@ -78,11 +78,9 @@ MEDIAN_SE_RULES = ("ci", "ci+n")
 
 
 def median_effects(median, ci_low, ci_high, measure: str, studies, n=None,
-                   median_se: str = "ci") -> tuple[Effects, np.ndarray]:
-    """Effects of the medians that have a CI (and, with ``median_se="ci+n"``, of those with n
-    only); returns them and the mask of rows used."""
-    if median_se not in MEDIAN_SE_RULES:
-        raise AnalysisError(f"unknown median_se rule '{median_se}'; choose one of {', '.join(MEDIAN_SE_RULES)}")
+                   median_se: str | float = "ci") -> tuple[Effects, np.ndarray]:
+    """Effects of the medians that have a CI (and, with ``median_se`` "ci+n" or a given constant c,
+    of those with n only); returns them and the mask of rows used."""
     m, lo, hi = (np.asarray(a, float) for a in (median, ci_low, ci_high))
     studies = np.asarray(studies).astype(str)
     f = np.log if measure == "LOGMEDIAN" else (lambda a: a)
@@ -93,28 +91,49 @@ def median_effects(median, ci_low, ci_high, measure: str, studies, n=None,
         notes.append("upper CI bound not estimable, SE from the lower half alone: " + ", ".join(studies[one_sided]))
     se = se_from_ci(lo, hi, m, f)
     used = has_ci
-    if median_se == "ci+n" and (~has_ci).any():
-        se, used, note = _se_from_n(se, has_ci, one_sided, n, measure, studies)
-        notes.append(note)
+    if _se_constant(median_se) is not None and (~has_ci).any():
+        if measure != "LOGMEDIAN":
+            raise AnalysisError("median_se='ci+n' is defined on the log scale; use measure LOGMEDIAN")
+        n = np.full(len(se), np.nan) if n is None else pd.Series(n).astype("Float64").to_numpy(float, na_value=np.nan)
+        c, source = ((median_se, "given") if median_se != "ci+n" else _estimate_c(se, has_ci & ~one_sided, n, studies))
+        used = has_ci | (n > 0)
+        fill = used & ~has_ci
+        se = np.where(fill, c / np.sqrt(np.where(fill, n, 1.0)), se)
+        notes.append(f"no CI: SE(log median) = c/sqrt(n), c = {c:.3g} {source} (exponential model, c^2 = n/events): "
+                     + (", ".join(f"{s} (n = {int(k)})" for s, k in zip(studies[fill], n[fill], strict=True))
+                        or "none has n"))
     if (~used).any():
         notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
     return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
 
 
-def _se_from_n(se, has_ci, one_sided, n, measure: str, studies):
-    """SE = c/sqrt(n) for the medians without a CI (see the module docstring)."""
-    if measure != "LOGMEDIAN":
-        raise AnalysisError("median_se='ci+n' is defined on the log scale; use measure LOGMEDIAN")
-    n = np.full(len(se), np.nan) if n is None else pd.Series(n).astype("Float64").to_numpy(float, na_value=np.nan)
-    calib = has_ci & ~one_sided & (n > 0)
+def _se_constant(median_se):
+    """None for "ci", else "ci+n" or the given c (checked)."""
+    if median_se == "ci":
+        return None
+    if median_se == "ci+n" or (isinstance(median_se, float | int) and median_se > 0):
+        return median_se
+    raise AnalysisError(f"unknown median_se rule '{median_se}'; choose one of {', '.join(MEDIAN_SE_RULES)} "
+                        f"(or a constant c > 0)")
+
+
+def _estimate_c(se, calib, n, studies) -> tuple[float, str]:
+    """c^2 = mean of SE_i^2 n_i over the studies with a two-sided CI and n; at least 1 (d <= n)."""
+    calib = calib & (n > 0)
     if not calib.any():
         raise AnalysisError("median_se='ci+n' needs at least one study with a two-sided CI and n to estimate c")
-    c = max(1.0, float(np.sqrt(np.mean(se[calib] ** 2 * n[calib]))))  # d <= n, so c >= 1
-    fill = ~has_ci & (n > 0)
-    note = (f"no CI: SE(log median) = c/sqrt(n), c = {c:.3g} from {', '.join(studies[calib])} (exponential model, "
-            f"c^2 = n/events): " + (", ".join(f"{s} (n = {int(k)})" for s, k in zip(studies[fill], n[fill],
-                                                                                  strict=True)) or "none has n"))
-    return np.where(fill, c / np.sqrt(np.where(fill, n, 1.0)), se), has_ci | fill, note
+    return max(1.0, float(np.sqrt(np.mean(se[calib] ** 2 * n[calib])))), f"from {', '.join(studies[calib])}"
+
+
+def median_se_constant(rows: pd.DataFrame, median_se: str | float = "ci") -> str | float:
+    """The rule with "ci+n" resolved to the c of all of ``rows``, for models fitted to parts of them
+    (subgroups): every part then uses the c of the whole outcome."""
+    if median_se != "ci+n" or rows["kind"].iloc[0] != "median":
+        return median_se
+    se = se_from_ci(rows["ci_low"], rows["ci_high"], rows["median"])
+    two_sided = ~np.isnan(np.asarray(rows["ci_low"], float)) & ~np.isnan(np.asarray(rows["ci_high"], float))
+    n = pd.Series(rows["n"]).astype("Float64").to_numpy(float, na_value=np.nan)
+    return _estimate_c(se, two_sided, n, np.asarray(rows["study"]).astype(str))[0]
 
 
 def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:

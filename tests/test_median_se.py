@@ -64,3 +64,13 @@ def test_both_engines_pool_the_median_without_ci(dataset):
 def test_bad_rules_are_refused(rows, measure, rule, words):
     with pytest.raises(AnalysisError, match=words):
         study_effects(rows, measure, rule)
+
+
+def test_api_passes_the_rule_to_every_frequentist_model(dataset):
+    import bayes_prrt
+
+    assert bayes_prrt.pool(dataset, "OS").k == 2
+    fit = bayes_prrt.pool(dataset, "OS", median_se="ci+n")
+    assert fit.k == 3 and any("kennedy2022 (n = 104)" in note for note in fit.notes)
+    by_site = bayes_prrt.pool(dataset, "PFS", by="site", median_se="ci+n")
+    assert sum(level.k for level in by_site.subgroups.levels.values()) == 6

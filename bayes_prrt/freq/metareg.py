@@ -40,11 +40,12 @@ class MetaRegression:
 
 
 def meta_regression(rows: pd.DataFrame, covariates: list[str], measure: str, tau2_method: str = "REML",
-                    hksj: bool = False, reference: dict[str, str] | None = None) -> MetaRegression:
+                    hksj: bool = False, reference: dict[str, str] | None = None,
+                    median_se: str = "ci") -> MetaRegression:
     for cov in covariates:
         if cov not in rows.columns:
             raise AnalysisError(f"covariate column '{cov}' does not exist")
-    eff, used = study_effects(rows, measure)
+    eff, used = study_effects(rows, measure, median_se)
     keep, missing_note = known_covariates(used, covariates)
     notes = [*eff.notes, *missing_note]
     used = used[keep].reset_index(drop=True)

@@ -19,7 +19,8 @@ from .. import distributions as dist
 from ..errors import AnalysisError
 from .glmm import fit_glmm
 from ..design import known_covariates
-from ..effects import BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, study_effects
+from ..effects import (BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, median_se_constant,
+                       study_effects)
 from .rma import i2_interval, rma
 
 @dataclass
@@ -184,8 +185,8 @@ class SubgroupAnalysis:
                 "between": {"Q": self.Q_between, "df": self.df, "p": self.p_between}, "notes": self.notes}
 
 
-def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL", hksj: bool = False
-              ) -> SubgroupAnalysis:
+def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL", hksj: bool = False,
+              median_se: str = "ci") -> SubgroupAnalysis:
     """Pool within each level of ``by`` (separate tau2 per level; a single-study level is its own
     estimate) and test the levels' difference with the Q statistic of a common-effect model on
     the level estimates (Borenstein et al. 2009, ch. 19)."""
@@ -193,8 +194,9 @@ def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL"
         raise AnalysisError(f"covariate column '{by}' does not exist; available: "
                             f"{', '.join(c for c in rows.columns if c not in ('kind',))}")
     known, notes = known_covariates(rows, [by])
+    median_se = median_se_constant(rows, median_se)  # one c for the whole outcome
     rows = rows[known]
-    levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1)
+    levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1, median_se=median_se)
               for level, group in sorted(rows.groupby(by), key=lambda item: str(item[0]))}
     if len(levels) < 2:
         raise AnalysisError(f"'{by}' has {len(levels)} level(s) with data; a subgroup comparison needs 2")
