@@ -254,3 +254,10 @@ def test_stated_reference_level(dataset):
     res = bayes_pool(dataset.select("DCR", "table2"), by="site", reference="GEP", settings=SETTINGS)
     assert "site[GEP]" not in res.beta and "site[pancreatic]" in res.beta
     assert res.converged, res.diagnostics
+
+
+def test_predict_from_an_mcmc_fit_carries_its_diagnostics(pfs_mcmc):
+    out = pfs_mcmc.predict(se=0.1, observed=30.0)
+    assert out["engine"] == "mcmc" and out["converged"] and out["diagnostics"]["rhat_max"] <= 1.01
+    assert out["observed"]["pi_low"] < out["true"]["pi_low"] < out["true"]["median"] < out["true"]["pi_high"]
+    assert 0 < out["p_two_sided"] <= 1

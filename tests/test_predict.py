@@ -174,3 +174,9 @@ def test_check_external_refuses_a_study_of_the_synthesis(write_csv):
 def test_check_external_needs_a_ci_for_a_median(write_csv):
     result = invoke("check-external", write_csv("study,outcome,median,ci_low,ci_high,n\nnewcohort,PFS,25,,,80\n"))
     assert result.exit_code == 2 and "column 'ci_low'" in result.output
+
+
+def test_predict_reports_the_posterior_diagnostics(dataset):
+    fit = bayes_pool(dataset.select("DCR"), engine="quadrature", settings=QUAD)
+    out = fit.predict(n=50)
+    assert out["converged"] is True and out["diagnostics"]["note"] == "exact quadrature, no MCMC"

@@ -43,6 +43,6 @@ def check_external(path, fit_of: Callable[[str], object]) -> list[dict]:
         results.append({"study": study, "outcome": outcome, "observed": observed,
                         "pi_low": pred["observed"]["pi_low"], "pi_high": pred["observed"]["pi_high"],
                         "p_two_sided": pred["p_two_sided"], "p_two_sided_mid": pred.get("p_two_sided_mid"),
-                        "true": pred["true"], "k": pred["k"], "engine": pred["engine"],
+                        "true": pred["true"], "k": pred["k"], "engine": pred["engine"], "converged": pred["converged"],
                         **({"n": pred["n"]} if "n" in pred else {"se": pred["se"]})})
     return results

@@ -209,7 +209,8 @@ class BayesFit:
 
         base = self._overall_or_self()
         mu, tau = base._post("mu"), base._post("tau")
-        out = {"outcome": self.outcome, "k": self.k, "engine": base.engine, "true": pr.true_value(self.kind, mu, tau)}
+        out = {"outcome": self.outcome, "k": self.k, "engine": base.engine, "converged": base.converged,
+               "diagnostics": diagnostics_dict(base.diagnostics), "true": pr.true_value(self.kind, mu, tau)}
         if self.kind == "binary":
             if se is not None or ci_low is not None or ci_high is not None:
                 raise AnalysisError(f"{self.outcome} is a proportion: give the new study's n, not an SE or a CI")

@@ -58,7 +58,8 @@ def predict(outcome, n, se, ci_low, ci_high, observed, data_path, values, engine
     if as_json:
         dump_json(out)
         return
-    click.echo(f"{outcome}, a new study (posterior from k = {out['k']} studies, {out['engine']}):")
+    click.echo(f"{outcome}, a new study (posterior from k = {out['k']} studies, {out['engine']}"
+               + ("" if out["converged"] else "; UNRELIABLE: the MCMC fit failed the convergence checks") + "):")
     click.echo(f"  true value      {_interval(out['true'])}")
     click.echo(f"  observed value  {_interval(out['observed'])}")
     if "p_two_sided" in out:
