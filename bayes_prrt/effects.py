@@ -111,7 +111,8 @@ def _se_constant(median_se):
     """None for "ci", else "ci+n" or the given c (checked)."""
     if median_se == "ci":
         return None
-    if median_se == "ci+n" or (isinstance(median_se, float | int) and median_se > 0):
+    constant = isinstance(median_se, float | int) and not isinstance(median_se, bool)
+    if median_se == "ci+n" or (constant and median_se > 0):
         return median_se
     raise AnalysisError(f"unknown median_se rule '{median_se}'; choose one of {', '.join(MEDIAN_SE_RULES)} "
                         f"(or a constant c > 0)")
