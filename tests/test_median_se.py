@@ -74,3 +74,18 @@ def test_api_passes_the_rule_to_every_frequentist_model(dataset):
     assert fit.k == 3 and any("kennedy2022 (n = 104)" in note for note in fit.notes)
     by_site = bayes_prrt.pool(dataset, "PFS", by="site", median_se="ci+n")
     assert sum(level.k for level in by_site.subgroups.levels.values()) == 6
+
+
+@pytest.mark.parametrize("method", ["freq", "bayes"])
+def test_pool_command_median_se(method):
+    import json
+
+    from click.testing import CliRunner
+
+    from bayes_prrt.cli import main
+
+    args = ["pool", "--outcome", "PFS", "--method", method, "--json"]
+    args += ["--engine", "quadrature"] if method == "bayes" else []
+    default = json.loads(CliRunner().invoke(main, args).output)
+    with_n = json.loads(CliRunner().invoke(main, [*args, "--median-se", "ci+n"]).output)
+    assert default["k"] == 4 and with_n["k"] == 6
