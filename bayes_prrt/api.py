@@ -26,7 +26,7 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
          covariates: list[str] | None = None, reference: str | None = None,
          measure: str | None = None, tau2: str = "DL", hksj: bool = False,
          priors: dict | None = None, engine: str = "mcmc", sampler: str = "nutpie", draws: int = 1000,
-         chains: int = 4, seed: int = 20261123, overall=None):
+         chains: int = 4, seed: int = 20261123, overall=None, median_se: str = "ci"):
     """Pool one outcome of ``data`` (a ``Dataset``), as ``bayes-prrt pool`` does.
 
     ``method='freq'``: random effects (``tau2``: DL, REML, PM, ML, or FE for the common-effect model)
@@ -36,7 +36,8 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
     ``method='bayes'``: the hierarchical model (``priors`` by parameter over the defaults;
     ``engine`` 'mcmc' or 'quadrature'); with ``by`` or ``covariates`` the covariate model, which
     carries the model without them as ``.overall`` (pass ``overall`` to reuse a fit); returns a
-    ``BayesFit``.
+    ``BayesFit``. ``median_se``: "ci" (a median without a CI is left out) or "ci+n" (its SE from
+    n, ``effects.py``), in both methods.
     """
     _check("method", method, METHODS)
     rows = data.select(outcome, values)
@@ -46,7 +47,8 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
 
         fit = bayes_pool(rows, priors=priors, by=by, engine=engine,
                          settings=Settings(draws=draws, tune=draws, chains=chains, seed=seed, sampler=sampler),
-                         covariates=list(covariates or []) or None, reference=reference, overall=overall)
+                         covariates=list(covariates or []) or None, reference=reference, overall=overall,
+                         median_se=median_se)
         fit.values, fit.data_sha256 = values, data.sha256
         if fit.overall is not None:
             fit.overall.values, fit.overall.data_sha256 = values, data.sha256
@@ -62,12 +64,12 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
     _check("tau2", tau2, TAU2_CHOICES)
     if by and covariates:
         raise AnalysisError("give either a subgroup covariate (by) or meta-regression covariates, not both")
-    if not by and not covariates and len(study_effects(rows, measure)[1]) == 1:
+    if not by and not covariates and len(study_effects(rows, measure, median_se)[1]) == 1:
         return FreqFit(single_study(rows, measure), rows, values=values, data_sha256=data.sha256)
-    return FreqFit(freq_pool(rows, measure, tau2, hksj), rows,
-                   subgroups=subgroups(rows, by, measure, tau2, hksj) if by else None,
+    return FreqFit(freq_pool(rows, measure, tau2, hksj, median_se=median_se), rows,
+                   subgroups=subgroups(rows, by, measure, tau2, hksj, median_se) if by else None,
                    regression=(meta_regression(rows, list(covariates), measure, tau2, hksj,
-                                               {covariates[0]: reference} if reference else None)
+                                               {covariates[0]: reference} if reference else None, median_se)
                                if covariates else None),
                    values=values, data_sha256=data.sha256)
 

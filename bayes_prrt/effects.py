@@ -10,6 +10,12 @@ Proportions (x events of n):
 Medians (months, 95% CI L-U):
   LOGMEDIAN  yi = log m, SE = (log U - log L)/(2 x 1.96); with U not estimable the lower
              half alone, SE = (log m - log L)/1.96.  MEDIAN the same on the raw scale.
+  A median without a CI is left out (``median_se="ci"``, the default) or, with
+  ``median_se="ci+n"`` (LOGMEDIAN only), gets SE = c/sqrt(n). Under an exponential model
+  SE(log median) = 1/sqrt(d), d the number of events (Collett 2015, Modelling Survival Data,
+  sec. 2.4), so SE = c/sqrt(n) with c^2 = n/d, the inverse event fraction; c^2 is estimated as the
+  mean of SE_i^2 n_i over the studies with a two-sided CI and n (named in the note), and never
+  below 1 (d <= n: at most every patient has an event).
 """
 
 from __future__ import annotations
@@ -60,19 +66,44 @@ def proportion_effects(events, n, measure: str, studies=None) -> Effects:
     raise ValueError(f"unknown proportion measure {measure}")
 
 
-def median_effects(median, ci_low, ci_high, measure: str, studies) -> tuple[Effects, np.ndarray]:
-    """Effects of the medians that have a CI; returns them and the mask of rows used."""
+def se_from_ci(ci_low, ci_high, median=None, transform=np.log):
+    """SE on the ``transform`` scale from a 95% CI: (f(U) - f(L))/(2 x 1.96); with U missing (not
+    estimable) the lower half alone, (f(m) - f(L))/1.96 (NaN without a median)."""
+    lo, hi = transform(np.asarray(ci_low, float)), transform(np.asarray(ci_high, float))
+    half = (transform(np.asarray(median, float)) - lo) / Z95 if median is not None else np.nan
+    return np.where(np.isnan(hi), half, (hi - lo) / (2 * Z95))
+
+
+MEDIAN_SE_RULES = ("ci", "ci+n")
+
+
+def median_effects(median, ci_low, ci_high, measure: str, studies, n=None,
+                   median_se: str | float = "ci") -> tuple[Effects, np.ndarray]:
+    """Effects of the medians that have a CI (and, with ``median_se`` "ci+n" or a given constant c,
+    of those with n only); returns them and the mask of rows used."""
     m, lo, hi = (np.asarray(a, float) for a in (median, ci_low, ci_high))
     studies = np.asarray(studies).astype(str)
     f = np.log if measure == "LOGMEDIAN" else (lambda a: a)
-    used = ~np.isnan(lo)
-    one_sided = used & np.isnan(hi)
+    has_ci = ~np.isnan(lo)
+    one_sided = has_ci & np.isnan(hi)
     notes = []
-    if (~used).any():
-        notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
     if one_sided.any():
         notes.append("upper CI bound not estimable, SE from the lower half alone: " + ", ".join(studies[one_sided]))
-    se = np.where(one_sided, (f(m) - f(lo)) / Z95, (f(hi) - f(lo)) / (2 * Z95))
+    se = se_from_ci(lo, hi, m, f)
+    used = has_ci
+    if _se_constant(median_se) is not None and (~has_ci).any():
+        if measure != "LOGMEDIAN":
+            raise AnalysisError("median_se='ci+n' is defined on the log scale; use measure LOGMEDIAN")
+        n = np.full(len(se), np.nan) if n is None else pd.Series(n).astype("Float64").to_numpy(float, na_value=np.nan)
+        c, source = ((median_se, "given") if median_se != "ci+n" else _estimate_c(se, has_ci & ~one_sided, n, studies))
+        used = has_ci | (n > 0)
+        fill = used & ~has_ci
+        se = np.where(fill, c / np.sqrt(np.where(fill, n, 1.0)), se)
+        notes.append(f"no CI: SE(log median) = c/sqrt(n), c = {c:.3g} {source} (exponential model, c^2 = n/events): "
+                     + (", ".join(f"{s} (n = {int(k)})" for s, k in zip(studies[fill], n[fill], strict=True))
+                        or "none has n"))
+    if (~used).any():
+        notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
     return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
 
 
@@ -81,6 +112,36 @@ def typical_variance(vi) -> float:
     s2 = (k - 1) sum w / ((sum w)^2 - sum w^2), w = 1/vi: the one behind I2 = tau2 / (tau2 + s2)."""
     w = 1.0 / np.asarray(vi, float)
     return float((len(w) - 1) * w.sum() / (w.sum() ** 2 - (w**2).sum()))
+
+
+def _se_constant(median_se):
+    """None for "ci", else "ci+n" or the given c (checked)."""
+    if median_se == "ci":
+        return None
+    constant = isinstance(median_se, float | int) and not isinstance(median_se, bool)
+    if median_se == "ci+n" or (constant and median_se > 0):
+        return median_se
+    raise AnalysisError(f"unknown median_se rule '{median_se}'; choose one of {', '.join(MEDIAN_SE_RULES)} "
+                        f"(or a constant c > 0)")
+
+
+def _estimate_c(se, calib, n, studies) -> tuple[float, str]:
+    """c^2 = mean of SE_i^2 n_i over the studies with a two-sided CI and n; at least 1 (d <= n)."""
+    calib = calib & (n > 0)
+    if not calib.any():
+        raise AnalysisError("median_se='ci+n' needs at least one study with a two-sided CI and n to estimate c")
+    return max(1.0, float(np.sqrt(np.mean(se[calib] ** 2 * n[calib])))), f"from {', '.join(studies[calib])}"
+
+
+def median_se_constant(rows: pd.DataFrame, median_se: str | float = "ci") -> str | float:
+    """The rule with "ci+n" resolved to the c of all of ``rows``, for models fitted to parts of them
+    (subgroups): every part then uses the c of the whole outcome."""
+    if median_se != "ci+n" or rows["kind"].iloc[0] != "median":
+        return median_se
+    se = se_from_ci(rows["ci_low"], rows["ci_high"], rows["median"])
+    two_sided = ~np.isnan(np.asarray(rows["ci_low"], float)) & ~np.isnan(np.asarray(rows["ci_high"], float))
+    n = pd.Series(rows["n"]).astype("Float64").to_numpy(float, na_value=np.nan)
+    return _estimate_c(se, two_sided, n, np.asarray(rows["study"]).astype(str))[0]
 
 
 def clopper_pearson(x: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -124,8 +185,9 @@ def default_measure(rows: pd.DataFrame) -> str:
     return "PFT" if rows["kind"].iloc[0] == "binary" else "LOGMEDIAN"
 
 
-def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFrame]:
-    """Effects of the rows that can be pooled with ``measure``, and those rows."""
+def study_effects(rows: pd.DataFrame, measure: str, median_se: str = "ci") -> tuple[Effects, pd.DataFrame]:
+    """Effects of the rows that can be pooled with ``measure``, and those rows (``median_se``: the
+    rule for medians without a CI, see the module docstring)."""
     kind, outcome = rows["kind"].iloc[0], rows["outcome"].iloc[0]
     if kind == "binary":
         if measure not in BINARY_MEASURES:
@@ -137,7 +199,8 @@ def study_effects(rows: pd.DataFrame, measure: str) -> tuple[Effects, pd.DataFra
     if measure not in MEDIAN_MEASURES:
         raise AnalysisError(f"{outcome} is a median outcome: measure {measure} does not apply; "
                             f"use one of {', '.join(MEDIAN_MEASURES)}")
-    eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"])
+    eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"],
+                               rows["n"] if "n" in rows.columns else None, median_se)
     used_rows = rows[used].reset_index(drop=True)
     flat = ~(eff.vi > 0)
     if flat.any():

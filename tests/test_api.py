@@ -100,10 +100,10 @@ def test_covariate_model_reuses_the_overall_fit(data, monkeypatch):
 
     overall = bayes_prrt.pool(data, "PFS", method="bayes", engine="quadrature")
     before = sampling.STATS["fits"]
-    by_grade = bayes_prrt.pool(data, "PFS", method="bayes", by="grade", overall=overall, draws=300)
-    assert sampling.STATS["fits"] - before == 1 and by_grade.overall is overall
-    assert by_grade.pooled == overall.pooled and set(by_grade.levels) == set(by_grade.rows["grade"]) == {"G2-3",
-                                                                                                        "unknown"}
+    by_site = bayes_prrt.pool(data, "PFS", method="bayes", by="site", overall=overall, draws=300)
+    assert sampling.STATS["fits"] - before == 1 and by_site.overall is overall
+    assert by_site.pooled == overall.pooled and set(by_site.levels) == set(by_site.rows["site"]) == {
+        "GEP", "GEP + bronchopulmonary", "mixed"}
 
 
 def _spec(tmp_path, statements: str, covariates='["grade"]') -> Path:

@@ -16,6 +16,7 @@ from bayes_prrt.bayes.sampling import Settings, diagnose
 from bayes_prrt.bayes.statements import probability
 from bayes_prrt.cli import main
 from bayes_prrt.freq.glmm import fit_glmm
+from bayes_prrt.freq.pool import subgroups
 from bayes_prrt.effects import study_effects
 from bayes_prrt.freq.rma import rma
 from bayes_prrt.priors import resolve_priors
@@ -139,6 +140,7 @@ def test_probability_statements(orr_by_grade):
     p = probability(res, "> 0.30")
     assert p["probability"] == pytest.approx(float((res.draws["pooled"] > 0.30).mean()))
     assert 0 < p["mcse"] < 0.05
+    assert p["comparison"] is None and probability(res, "G1-2 > G2-3")["comparison"] == "between-study"
     both = probability(res, "G1-2 > G2-3")["probability"] + probability(res, "G1-2 < G2-3")["probability"]
     assert both == pytest.approx(1.0)
     diff = probability(res, "G1-2 - G2-3 > 0.10")["probability"]
@@ -150,8 +152,10 @@ def test_probability_statements(orr_by_grade):
 
 
 def test_subgroup_levels(orr_by_grade):
-    assert set(orr_by_grade.levels) == {"G1-2", "G2-3", "unknown"}
+    assert set(orr_by_grade.levels) == {"G1-2", "G2-3"}  # "unknown" grade is missing, not a level
     assert orr_by_grade.levels["G1-2"]["k"] == 3 and "grade[G2-3]" in orr_by_grade.beta
+    assert orr_by_grade.notes == subgroups(orr_by_grade.overall.rows, "grade", "PFT").notes  # one rule
+    assert "left out of the covariate model" in orr_by_grade.notes[0] and "4 of 12 studies" in orr_by_grade.notes[0]
 
 
 def test_exact_covariate_model_against_mcmc(dataset, orr_by_grade):
@@ -259,7 +263,7 @@ def test_joint_counts_need_same_n(dataset):
 def test_numeric_covariate_left_out_studies_are_named(dataset):
     res = bayes_pool(dataset.select("ORR", "table2"), covariates=["g3_share"], settings=SETTINGS)
     assert set(res.beta) == {"g3_share"}
-    assert any("g3_share missing" in n and "kennedy2022" in n for n in res.notes)
+    assert any("g3_share unknown or not reported" in n and "kennedy2022" in n and "4 of 12" in n for n in res.notes)
     assert res.diagnostics is not None and "beta" in res.to_dict()
 
 
@@ -267,3 +271,10 @@ def test_stated_reference_level(dataset):
     res = bayes_pool(dataset.select("DCR", "table2"), by="site", reference="GEP", settings=SETTINGS)
     assert "site[GEP]" not in res.beta and "site[pancreatic]" in res.beta
     assert res.converged, res.diagnostics
+
+
+def test_predict_from_an_mcmc_fit_carries_its_diagnostics(pfs_mcmc):
+    out = pfs_mcmc.predict(se=0.1, observed=30.0)
+    assert out["engine"] == "mcmc" and out["converged"] and out["diagnostics"]["rhat_max"] <= 1.01
+    assert out["observed"]["pi_low"] < out["true"]["pi_low"] < out["true"]["median"] < out["true"]["pi_high"]
+    assert 0 < out["p_two_sided"] <= 1

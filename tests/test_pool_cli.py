@@ -28,9 +28,9 @@ def test_pool_json_contract():
 
 def test_pool_by_covariate_json():
     out = json.loads(invoke("pool", "--outcome", "ORR", "--by", "grade", "--tau2", "REML", "--json").output)
-    assert set(out["subgroups"]) == {"G1-2", "G2-3", "unknown"}
+    assert set(out["subgroups"]) == {"G1-2", "G2-3"}  # "unknown" grade is missing, not a level
     assert KEYS - {"weights", "method"} <= set(out["subgroups"]["G1-2"])
-    assert set(out["between"]) == {"Q", "df", "p"} and out["between"]["df"] == 2
+    assert set(out["between"]) == {"Q", "df", "p"} and out["between"]["df"] == 1
 
 
 def test_pool_survival_notes_left_out_studies():

@@ -30,8 +30,8 @@ def results(tmp_path_factory):
 
 def test_outputs_exist(results):
     for name in ("report.html", "run.json", "tables/headline.csv", "tables/statements.csv", "tables/verdicts.csv",
-                 "figures/forest_PFS.png", "figures/sensitivity.png", "figures/subgroups_PFS_grade.png",
-                 "figures/contrasts_PFS_grade.png", "figures/influence_PFS.png", "posterior/PFS.nc",
+                 "figures/forest_PFS.png", "figures/sensitivity.png", "figures/subgroups_PFS_site.png",
+                 "figures/contrasts_PFS_site.png", "figures/influence_PFS.png", "posterior/PFS.nc",
                  "figures/forest_PFS.svg", "figures/priorpost_PFS.png", "figures/heterogeneity_PFS.png"):
         assert (results / name).stat().st_size > 0, name
     assert not list(results.parent.glob(".results.*"))  # the temporary folder is gone
@@ -65,7 +65,7 @@ def test_summary_states_verdicts_and_puts_the_data_in_the_appendix(results):
 
 def test_statements_answered(results):
     st = pd.read_csv(results / "tables" / "statements.csv")
-    assert set(st["statement"]) == {"> 18", "G2-3 > unknown"} and st["probability"].between(0, 1).all()
+    assert set(st["statement"]) == {"> 18", "GEP > mixed"} and st["probability"].between(0, 1).all()
 
 
 EXPLAINING = ("note", "reason")  # the columns that say why a number is missing

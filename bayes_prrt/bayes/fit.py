@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import seeds
-from ..design import design_matrix
+from ..design import design_matrix, known_covariates
 from ..effects import study_effects
 from ..errors import AnalysisError
 from ..names import ENGINES
@@ -33,13 +33,14 @@ DRAWS = 10_000  # i.i.d. draws of an exact posterior, for derived (non-linear) q
 
 
 
-def model_data(rows: pd.DataFrame, priors) -> tuple[ModelData, pd.DataFrame, list[str]]:
+def model_data(rows: pd.DataFrame, priors, median_se: str = "ci") -> tuple[ModelData, pd.DataFrame, list[str]]:
     """The model's data for one outcome's rows: events and n, or log medians and their SEs (rows
-    without a CI are left out by ``effects.study_effects``). Returns it, the rows used and notes."""
+    without a CI are left out, or with ``median_se="ci+n"`` get SE c/sqrt(n): ``effects.study_effects``).
+    Returns it, the rows used and notes."""
     if rows["kind"].iloc[0] == "binary":
         y, scale, used, notes = rows["events"].to_numpy(int), rows["n"].to_numpy(int), rows, []
     else:
-        eff, used = study_effects(rows, "LOGMEDIAN")
+        eff, used = study_effects(rows, "LOGMEDIAN", median_se)
         y, scale, notes = eff.yi, np.sqrt(eff.vi), list(eff.notes)
     used = used.reset_index(drop=True)
     studies = used["study"].astype(str).tolist()
@@ -67,16 +68,20 @@ def exact_model(data: ModelData, levels: list[str] | None = None):
     return exact_posterior(data.kind, data.y, data.scale, data.X, data.priors, data.coef_names, levels)
 
 
+def _levels(by: str | None, reference: dict, names: list[str]) -> list[str] | None:
+    """A categorical covariate's levels, the reference first, in the order of the design's columns
+    (named ``by[level]`` by ``design_matrix``)."""
+    return [reference[by]] + [name[len(by) + 1:-1] for name in names[1:]] if by else None
+
+
 def attach_exact(fit: BayesFit) -> None:
     """Recompute the exact posterior of an exact fit (e.g. one loaded from a file, which stores draws only)."""
-    data, _, _ = model_data(fit.rows, fit.priors)
-    levels = None
+    data, _, _ = model_data(fit.rows, fit.priors, fit.median_se)
+    names, reference = ["intrcpt"], {}
     if fit.covariates:
         X, names, reference = design_matrix(fit.rows, fit.covariates, dict(fit.reference))
         data = ModelData(data.kind, data.y, data.scale, X[:, 1:], data.priors, data.studies, names[1:])
-        if fit.by:
-            levels = [reference[fit.by]] + [name[len(fit.by) + 1:-1] for name in names[1:]]
-    fit.exact = exact_model(data, levels)
+    fit.exact = exact_model(data, _levels(fit.by, reference, names))
 
 
 def _exact_idata(data: ModelData, exact, seed: int):
@@ -113,13 +118,14 @@ def _fit(data: ModelData, engine: str, settings: Settings, levels: list[str] | N
 def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = None,
                engine: str = "mcmc", settings: Settings = DEFAULT_SETTINGS,
                covariates: list[str] | None = None, reference: str | None = None,
-               overall: BayesFit | None = None) -> BayesFit:
+               overall: BayesFit | None = None, median_se: str = "ci") -> BayesFit:
     """Hierarchical Bayesian pooling of one outcome (one row per study).
 
     ``priors``: ``Prior`` objects or their texts by parameter (mu, tau, beta), over the defaults
     of the outcome's kind. ``by``: a categorical covariate (subgroups and contrasts; ``reference``
     names its reference level). ``covariates``: a meta-regression. ``overall``: the fit without
-    covariates under the same priors and settings, reused by a covariate model.
+    covariates under the same priors and settings, reused by a covariate model. ``median_se``:
+    "ci" (a median without a CI is left out) or "ci+n" (its SE from n, ``effects.py``).
     """
     if engine not in ENGINES:
         raise AnalysisError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -127,18 +133,18 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
         raise AnalysisError("give either a subgroup covariate (by) or meta-regression covariates, not both")
     outcome = str(rows["outcome"].iloc[0])
     resolved = resolve_priors(rows["kind"].iloc[0], priors)
-    data, used, notes = model_data(rows, resolved)
+    data, used, notes = model_data(rows, resolved, median_se)
     if data.k < 2:
         raise AnalysisError(f"{outcome}: {data.k} poolable study(ies); pooling needs at least 2")
     columns = [by] if by else list(covariates or [])
     if columns:
-        overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings)
+        overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings, median_se=median_se)
         return _covariate_fit(overall, data, used, columns, by, reference, settings, engine)
     idata, diag, exact = _fit(data, engine, settings)
     if data.kind == "binary" and engine == "quadrature":
         notes.append("shrunken study estimates of the binomial model need engine='mcmc'")
     return BayesFit(outcome=outcome, kind=data.kind, engine=engine, rows=used, priors=resolved, settings=settings,
-                    idata=idata, diagnostics=diag, notes=notes, exact=exact)
+                    idata=idata, diagnostics=diag, notes=notes, exact=exact, median_se=median_se)
 
 
 def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, columns: list[str], by: str | None,
@@ -147,11 +153,7 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
     for col in columns:
         if col not in used.columns:
             raise AnalysisError(f"covariate column '{col}' does not exist")
-    known = used[columns].notna().all(axis=1).to_numpy()
-    notes = []
-    if (~known).any():
-        notes.append(f"left out of the covariate model, {', '.join(columns)} missing: "
-                     + ", ".join(used.loc[~known, "study"].astype(str)))
+    known, notes = known_covariates(used, columns)
     sub = used[known].reset_index(drop=True)
     X, names, reference = design_matrix(sub, columns, {by: reference_level} if by and reference_level else {})
     if X.shape[0] <= X.shape[1]:
@@ -161,11 +163,10 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
         raise AnalysisError(f"'{by}' has {sub[by].nunique()} level(s) with data; a subgroup comparison needs 2")
     cov_data = ModelData(data.kind, data.y[known], data.scale[known], X[:, 1:], data.priors,
                          sub["study"].astype(str).tolist(), names[1:])
-    levels = [reference[by]] + [name[len(by) + 1:-1] for name in names[1:]] if by else None
-    idata, diag, exact = _fit(cov_data, engine, settings, levels)
+    idata, diag, exact = _fit(cov_data, engine, settings, _levels(by, reference, names))
     fit = BayesFit(outcome=overall.outcome, kind=data.kind, engine=engine, rows=sub, priors=data.priors,
                    settings=settings, idata=idata, diagnostics=diag, notes=notes, by=by, covariates=columns,
-                   reference=reference, overall=overall, exact=exact)
+                   reference=reference, overall=overall, exact=exact, median_se=overall.median_se)
     if by:
         idata.add_groups(posterior_predictive=_level_predictive(fit, settings.seed))
     return fit

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..effects import study_effects
+from ..effects import se_from_ci, study_effects
 from ..errors import AnalysisError
 from ..formatting import fit_html
 from ..priors import Prior
@@ -49,6 +49,7 @@ class BayesFit:
     values: str | None = None  # the value-source policy the rows were selected with
     data_sha256: str | None = None
     exact: object | None = None  # exact.ExactPosterior of an exact fit: its quantiles and linear probabilities
+    median_se: str = "ci"  # the rule for medians without a CI (effects.MEDIAN_SE_RULES)
 
     # ------------------------------------------------------------------ draws
     def _post(self, name: str) -> np.ndarray:
@@ -150,7 +151,7 @@ class BayesFit:
         """Bayesian I2 (%) per draw of tau, with the within-study variances of the model's own scale (logit for
         proportions, 0.5 added to a 0-or-n cell; log months for medians)."""
         base = self._overall_or_self()
-        vi = study_effects(base.rows, "PLO" if self.kind == "binary" else "LOGMEDIAN")[0].vi
+        vi = study_effects(base.rows, "PLO" if self.kind == "binary" else "LOGMEDIAN", base.median_se)[0].vi
         return bayesian_i2(base._post("tau"), vi)
 
     @property
@@ -238,6 +239,39 @@ class BayesFit:
         from .statements import probability
 
         return probability(self, statement)
+
+    def predict(self, n: int | None = None, se: float | None = None, ci_low: float | None = None,
+                ci_high: float | None = None, observed: float | None = None) -> dict:
+        """What a new study would show (``predict.py``): ``true`` (median, pi_low, pi_high of theta_new
+        = mu + tau u) and ``observed`` (its sampling distribution: Bin(n, p_new)/n for proportions,
+        log m ~ N(theta_new, se^2) for medians, se given or from the CI as (log U - log L)/(2 x 1.96));
+        with ``observed`` (on the outcome's scale) the two-sided predictive p-value."""
+        from . import predict as pr
+
+        base = self._overall_or_self()
+        mu, tau = base._post("mu"), base._post("tau")
+        out = {"outcome": self.outcome, "k": self.k, "engine": base.engine, "converged": base.converged,
+               "diagnostics": diagnostics_dict(base.diagnostics), "true": pr.true_value(self.kind, mu, tau)}
+        if self.kind == "binary":
+            if se is not None or ci_low is not None or ci_high is not None:
+                raise AnalysisError(f"{self.outcome} is a proportion: give the new study's n, not an SE or a CI")
+            if n is None or int(n) != n or n < 1:
+                raise AnalysisError(f"{self.outcome}: the new study's n must be a whole number >= 1, not {n}")
+            n, p_new = int(n), base.quantity("new")
+            out |= {"n": n, "observed": pr.binomial_observed(p_new, n)}
+            if observed is not None:
+                if not 0 <= observed <= 1:
+                    raise AnalysisError(f"{self.outcome}: the observed proportion must lie in [0, 1], not {observed}")
+                x = int(round(observed * n))
+                out |= {"observed_events": x, **pr.binomial_p_value(p_new, n, x)}
+            return out
+        se = _median_se(self.outcome, se, ci_low, ci_high, observed)
+        out |= {"se": se, "observed": pr.median_observed(mu, tau, se)}
+        if observed is not None:
+            if not observed > 0:
+                raise AnalysisError(f"{self.outcome}: the observed median must be > 0 months, not {observed}")
+            out |= pr.median_p_value(mu, tau, se, observed)
+        return out
 
     def summary(self) -> pd.DataFrame:
         """One row per quantity: pooled value, population average, predictive, tau, I2, mu; levels,
@@ -342,6 +376,22 @@ def _row(values, mcmc: bool) -> dict:
     return out
 
 
+def _median_se(outcome: str, se, ci_low, ci_high, median) -> float:
+    """The new study's SE of log median: given, or from its 95% CI (``effects.se_from_ci``)."""
+    if (se is None) == (ci_low is None):
+        raise AnalysisError(f"{outcome}: give the new study's SE of log median (se) or its 95% CI (ci_low and "
+                            f"ci_high; ci_high may be left out with an observed median), one of the two")
+    if se is None:
+        if ci_high is None and median is None:
+            raise AnalysisError(f"{outcome}: with ci_low alone the observed median is needed for the SE")
+        if not 0 < ci_low <= (ci_high if ci_high is not None else median):
+            raise AnalysisError(f"{outcome}: the CI must satisfy 0 < ci_low <= ci_high (and <= the median)")
+        se = float(se_from_ci(ci_low, np.nan if ci_high is None else ci_high, median))
+    if not se > 0:
+        raise AnalysisError(f"{outcome}: the SE of log median must be > 0, not {se}")
+    return float(se)
+
+
 def diagnostics_dict(diag: Diagnostics | None) -> dict:
     if diag is None:
         return {"rhat_max": None, "ess_bulk_min": None, "ess_tail_min": None, "divergences": None,
@@ -355,6 +405,6 @@ def fit_metadata(fit: BayesFit) -> str:
                        "priors": {k: str(v) for k, v in fit.priors.items()},
                        "settings": asdict(fit.settings),
                        "diagnostics": None if fit.diagnostics is None else fit.diagnostics.to_dict(),
-                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
+                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "median_se": fit.median_se, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
                        "rows": fit.rows.astype(object).where(fit.rows.notna(), None).to_dict(orient="list"),
                        "dtypes": {c: str(t) for c, t in fit.rows.dtypes.items()}})

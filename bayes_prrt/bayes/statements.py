@@ -11,6 +11,11 @@ A statement is parsed once (``parse``), its level names checked against the data
 fit (``check_levels``), and answered by ``probability``: from the exact CDF when the fit is exact
 and the statement linear in its parameters (``method``: exact, MCSE 0), otherwise from the stored
 draws as the posterior mean of the indicator, with ArviZ's ESS-based MCSE (``method``: draws).
+Each answer says what kind of comparison it rests on (``comparison``): a statement about levels
+compares *different studies* (``between-study``, an ecological comparison open to confounding by
+everything else that differs between them), since the data have one row per study; a
+``within-study`` comparison would need rows of study x subgroup, which no input has yet. A
+statement about the pooled or a new study's value compares nothing (``None``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from ..errors import AnalysisError
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 _PATTERN = re.compile(r"^\s*(?P<lhs>.*?)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>.+?)\s*$")
 POOLED, NEW = ("", "pooled"), ("new", "predictive")
+BETWEEN_STUDY = "between-study"  # one row per study: levels are compared across studies
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def probability(fit, statement: str | Statement, weights=None) -> dict:
             r_eff = min(1.0, (p * (1 - p) / indicator.size) / indicator_mcse(indicator) ** 2)
             mcse = float(np.sqrt(p * (1 - p) / (r_eff / np.sum(w**2))))
     return {"statement": st.text, "outcome": fit.outcome, "probability": p, "mcse": mcse,
-            "draws": int(indicator.size), "method": "draws"}
+            "draws": int(indicator.size), "method": "draws", "comparison": BETWEEN_STUDY if st.levels else None}
 
 
 def probabilities(fit, statements) -> list[dict]:

@@ -17,5 +17,6 @@ from .commands import main  # noqa: E402  (after the handlers)
 __all__ = ["main"]
 from . import bias  # noqa: F401,E402
 from . import convert  # noqa: F401,E402
+from . import predict  # noqa: F401,E402
 from . import scenarios  # noqa: F401,E402
 from . import update  # noqa: F401,E402

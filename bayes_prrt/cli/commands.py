@@ -157,7 +157,7 @@ def _bayes(data, outcome, values, by, opts):
 
     return api_pool(data, outcome, "bayes", values=values, by=by, covariates=list(opts["covariates"]),
                     reference=opts["reference"], engine=opts["engine"], sampler=opts["sampler"], draws=opts["draws"],
-                    chains=opts["chains"], seed=opts["seed"],
+                    chains=opts["chains"], seed=opts["seed"], median_se=opts.get("median_se", "ci"),
                     priors={"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]})
 
 
@@ -189,6 +189,8 @@ def _gate(fit, allow_unconverged: bool) -> None:
 @click.option("--tau2", "tau2_method", type=click.Choice(["DL", "REML", "PM", "ML", "FE"], case_sensitive=False),
               default="DL", show_default=True, help="tau2 estimator (freq); FE for the common-effect model.")
 @click.option("--hksj", is_flag=True, help="Knapp-Hartung (HKSJ) adjustment of the CI (freq).")
+@click.option("--median-se", type=click.Choice(["ci", "ci+n"]), default="ci", show_default=True,
+              help="Medians without a CI: left out (ci) or SE c/sqrt(n) from n (ci+n; docs/bayes.md).")
 @click.option("--by", default=None, help="Covariate column: subgroups by its levels and their comparison.")
 @values_option
 @bayes_options
@@ -214,7 +216,8 @@ def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_
     from ..api import pool as api_pool
 
     fit = api_pool(data, outcome, "freq", values=values, by=by, covariates=list(opts["covariates"]),
-                   reference=opts["reference"], measure=measure, tau2=tau2_method, hksj=hksj)
+                   reference=opts["reference"], measure=measure, tau2=tau2_method, hksj=hksj,
+                   median_se=opts["median_se"])
     if as_json:
         dump_json(fit.to_dict())
     else:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalysisError
-from ..design import design_matrix
+from ..design import design_matrix, known_covariates
 from ..effects import study_effects
 from .rma import RmaFit, rma
 
@@ -40,15 +40,14 @@ class MetaRegression:
 
 
 def meta_regression(rows: pd.DataFrame, covariates: list[str], measure: str, tau2_method: str = "REML",
-                    hksj: bool = False, reference: dict[str, str] | None = None) -> MetaRegression:
+                    hksj: bool = False, reference: dict[str, str] | None = None,
+                    median_se: str = "ci") -> MetaRegression:
     for cov in covariates:
         if cov not in rows.columns:
             raise AnalysisError(f"covariate column '{cov}' does not exist")
-    eff, used = study_effects(rows, measure)
-    keep = used[covariates].notna().all(axis=1).to_numpy()
-    notes = list(eff.notes)
-    if (~keep).any():
-        notes.append("left out, covariate unknown: " + ", ".join(used.loc[~keep, "study"].astype(str)))
+    eff, used = study_effects(rows, measure, median_se)
+    keep, missing_note = known_covariates(used, covariates)
+    notes = [*eff.notes, *missing_note]
     used = used[keep].reset_index(drop=True)
     X, names, ref = design_matrix(used, covariates, reference)
     if X.shape[0] - X.shape[1] < 1 or np.linalg.matrix_rank(X) < X.shape[1]:

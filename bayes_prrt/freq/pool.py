@@ -18,7 +18,9 @@ import pandas as pd
 from .. import distributions as dist
 from ..errors import AnalysisError
 from .glmm import fit_glmm
-from ..effects import BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, study_effects
+from ..design import known_covariates
+from ..effects import (BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, median_se_constant,
+                       study_effects)
 from .rma import i2_interval, rma
 
 @dataclass
@@ -66,10 +68,11 @@ def _check_k(k: int, outcome: str, minimum: int) -> None:
 
 
 def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool = False,
-         min_k: int = 2) -> Pooled:
-    """Pool one outcome's rows (one per study)."""
+         min_k: int = 2, median_se: str = "ci") -> Pooled:
+    """Pool one outcome's rows (one per study); ``median_se``: the rule for medians without a CI
+    ("ci": left out; "ci+n": SE c/sqrt(n), see ``effects.py``)."""
     outcome = str(rows["outcome"].iloc[0])
-    eff, used = study_effects(rows, measure)
+    eff, used = study_effects(rows, measure, median_se)
     _check_k(len(used), outcome, min_k)
     if measure == "GLMM":  # a one-study level of ``subgroups``: its own estimate, exact CI
         return _pool_glmm(outcome, used, eff) if len(used) > 1 else single_study(used, measure)
@@ -196,18 +199,18 @@ class SubgroupAnalysis:
                 "between": {"Q": self.Q_between, "df": self.df, "p": self.p_between}, "notes": self.notes}
 
 
-def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL", hksj: bool = False
-              ) -> SubgroupAnalysis:
+def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL", hksj: bool = False,
+              median_se: str = "ci") -> SubgroupAnalysis:
     """Pool within each level of ``by`` (separate tau2 per level; a single-study level is its own
     estimate) and test the levels' difference with the Q statistic of a common-effect model on
     the level estimates (Borenstein et al. 2009, ch. 19)."""
     if by not in rows.columns:
         raise AnalysisError(f"covariate column '{by}' does not exist; available: "
                             f"{', '.join(c for c in rows.columns if c not in ('kind',))}")
-    missing = rows[by].isna()
-    notes = [f"left out, {by} unknown: " + ", ".join(rows.loc[missing, "study"].astype(str))] if missing.any() else []
-    rows = rows[~missing]
-    levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1)
+    known, notes = known_covariates(rows, [by])
+    median_se = median_se_constant(rows, median_se)  # one c for the whole outcome
+    rows = rows[known]
+    levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1, median_se=median_se)
               for level, group in sorted(rows.groupby(by), key=lambda item: str(item[0]))}
     if len(levels) < 2:
         raise AnalysisError(f"'{by}' has {len(levels)} level(s) with data; a subgroup comparison needs 2")

@@ -120,8 +120,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         prior_rows.append(_row(entry.label, res, _answers(statements, res, by_source, weights))
                           | {"pareto_k": k, "seconds": time.perf_counter() - t0})
     timing["first_prior_s"] = prior_rows[0]["seconds"]  # builds the likelihood grid
-    extra = [r["seconds"] for r in prior_rows[1:]]
-    timing["extra_prior_median_s"] = float(np.median(extra)) if extra else None
+    if len(prior_rows) > 1:  # a one-entry grid has no further entries to time
+        timing["extra_prior_median_s"] = float(np.median([r["seconds"] for r in prior_rows[1:]]))
 
     scenario_rows_out = []
     for name in scenarios:

@@ -166,7 +166,10 @@ build_cases <- function(outcomes) {
 }
 
 # Effect sizes of one case for one measure, as a data frame with the
-# study-level covariates joined on (site, grade, g3_share).
+# study-level covariates joined on (site, grade, g3_share). A covariate that is empty
+# or "unknown" is missing (NA), not a level, as in bayes_prrt.design.known_covariates.
+as_missing <- function(x) ifelse(is.na(x) | tolower(trimws(x)) %in% c("", "unknown"), NA, x)
+
 effect_data <- function(case, measure, studies) {
   if (measure == "GEN") {
     dat <- data.frame(study = case$study, yi = case$yi, vi = case$vi)
@@ -176,8 +179,8 @@ effect_data <- function(case, measure, studies) {
                       vi = as.numeric(es$vi), events = case$events, n = case$n)
   }
   idx <- match(dat$study, studies$study)
-  dat$site <- studies$site[idx]
-  dat$grade <- studies$grade[idx]
+  dat$site <- as_missing(studies$site[idx])
+  dat$grade <- as_missing(studies$grade[idx])
   dat$g3_share <- studies$g3_share[idx]
   dat
 }
@@ -286,6 +289,7 @@ summarise_level <- function(dat, keep, method, measure, case_name) {
 }
 
 run_subgroup <- function(dat, var, method, measure, case_name) {
+  dat <- dat[!is.na(dat[[var]]), ]
   levels <- sort_c(dat[[var]])
   fits <- lapply(levels, function(lv) {
     safely(summarise_level(dat, dat[[var]] == lv, method, measure, case_name))
@@ -311,6 +315,7 @@ summarise_metareg <- function(fit) {
 # Categorical moderator: levels sorted (C locale), so the alphabetically
 # first level is the reference, as with R's default factor() coding.
 fit_factor_metareg <- function(dat, var, method, test = "z") {
+  dat <- dat[!is.na(dat[[var]]), ]
   dat[[var]] <- factor(dat[[var]], levels = sort_c(dat[[var]]))
   fit_rma(dat$yi, dat$vi, method, test,
           mods = as.formula(sprintf("~ factor(%s)", var)), data = dat)
