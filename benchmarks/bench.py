@@ -312,6 +312,54 @@ def bench_startup(repeats: int) -> list[str]:
     return lines + [""]
 
 
+# --- 9: the targets of issue 13 (exact engine, run time in naive PyMC fits) -----------------------------
+
+NAIVE_FIT = """
+import time, pymc as pm, bayes_prrt
+from bayes_prrt.bayes.fit import model_data
+from bayes_prrt.bayes.models import hierarchical_model
+from bayes_prrt.priors import resolve_priors
+rows = bayes_prrt.load_dataset().select("DCR")
+data, _, _ = model_data(rows, resolve_priors("binary"))
+pm.sample(model=hierarchical_model(data), draws=1000, tune=1000, chains=4, cores=2, random_seed=1, progressbar=False)
+"""
+
+
+def bench_targets(repeats: int) -> list[str]:
+    """Warm and cold `run` of the default spec as multiples of one naive PyMC fit (`pm.sample` of the DCR model in
+    a fresh process, compile cache warm), all timed in this run; the exact covariate fits; peak memory."""
+    from bench_exact import best_of, exact_cases
+
+    work = Path(tempfile.mkdtemp(prefix="bench-targets-"))
+    try:
+        naive = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", NAIVE_FIT], check=True, capture_output=True)
+            naive.append(time.perf_counter() - start)
+        cold, warm = [], []
+        for i in range(repeats):
+            compiledir = work / f"cache{i}"
+            cold.append(_run_once(work / "out", compiledir, "nutpie")[0])
+            warm.append(_run_once(work / "out", compiledir, "nutpie")[0])
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    n, w, c = statistics.median(naive), statistics.median(warm), statistics.median(cold)
+    exact = {name: best_of(fn) for name, fn in exact_cases().items()}
+    by_grade, k1000 = exact["exact ORR by grade (k=12)"], exact["exact binomial by 3 levels (k=1000)"]
+    return ["## 9. Issue 13 targets: the default `run` in naive PyMC fits, and the exact engine", "",
+            f"Naive fit: `pm.sample` of the DCR binomial model (4 chains x 1000 draws after 1000 tuning) in a fresh "
+            f"process, median of {repeats}: {n:.1f} s ({_list(naive)}). `run` as in section 1-2 (fresh process; "
+            "cold: empty compile cache).", "",
+            "| quantity | measured | ratio | target | met |", "|---|---|---|---|---|",
+            f"| warm `run` | {w:.1f} s | {w / n:.2f} naive fits | <= 2 | {_met(w / n <= 2)} |",
+            f"| cold `run` | {c:.1f} s | {c / n:.2f} naive fits | <= 4 | {_met(c / n <= 4)} |",
+            f"| exact ORR by grade (k = 12) | {1000 * by_grade:.0f} ms | | < 100 ms | {_met(by_grade < 0.1)} |",
+            f"| exact binomial, 3 levels, k = 1,000 | {k1000:.2f} s | | < 2 s | {_met(k1000 < 2)} |",
+            f"| peak memory of `run` | {peak:.0f} MiB | | < 1024 MiB | {_met(peak < 1024)} |", ""]
+
+
 def _list(values) -> str:
     return ", ".join(f"{v:.1f}" for v in values)
 
@@ -335,7 +383,7 @@ def _header() -> list[str]:
             f"- Python {platform.python_version()}; {versions}", ""]
 
 
-SECTIONS = ("run", "ess", "quadrature", "scaling", "extra_prior", "reuse", "startup")
+SECTIONS = ("run", "ess", "quadrature", "scaling", "extra_prior", "reuse", "startup", "targets")
 
 
 def _merged(out: Path, header: list[str], fresh: dict[str, list[str]]) -> str:
@@ -361,7 +409,8 @@ def main() -> None:
     out = Path(args.out)
     runs = {"run": lambda: bench_run(args.repeats, args.naive_repeats), "ess": lambda: bench_ess(args.repeats),
             "quadrature": lambda: bench_quadrature(max(args.repeats, 20)), "scaling": lambda: bench_scaling(args.ks),
-            "extra_prior": bench_extra_prior, "reuse": bench_reuse, "startup": lambda: bench_startup(max(args.repeats, 5))}
+            "extra_prior": bench_extra_prior, "reuse": bench_reuse, "startup": lambda: bench_startup(max(args.repeats, 5)),
+            "targets": lambda: bench_targets(args.repeats)}
     fresh = {}
     for name in args.only:
         start = time.perf_counter()

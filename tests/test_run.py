@@ -56,7 +56,7 @@ def test_report_sections_and_embedded_figures(results):
 def test_summary_states_verdicts_and_puts_the_data_in_the_appendix(results):
     page = (results / "report.html").read_text()
     summary = page[page.index('id="summary"'):page.index('id="results"')]
-    assert "P(PFS &gt; 18)" in summary and "P(PFS: G2-3 &gt; unknown, by grade)" in summary
+    assert "P(PFS &gt; 18)" in summary and "P(PFS: GEP &gt; mixed, by site)" in summary
     assert re.search(r"(supported|uncertain|not supported|depends on the (prior|data scenario))", summary)
     assert "left out, no CI reported" in summary  # the studies left out, with why
     assert page.index('id="appendix"') > page.index('id="diagnostics"')

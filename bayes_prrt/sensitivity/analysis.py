@@ -110,6 +110,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         by_source = base_by
         if base_by is not None and base_by.exact is not None:  # exact under every prior: no reweighting
             by_source = memo.exact_or_mcmc(rows, entry_priors, by=by)
+            if by_source.exact is None:
+                notes.append(f"{entry.label}: subgroup model fitted by MCMC ({by_source.notes[-1]})")
         elif base_by is not None:
             post = base_by.idata.posterior
             weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), base_priors,
