@@ -134,7 +134,7 @@ def bayes_options(func):
     """Options shared by the commands that fit the Bayesian models."""
     options = [
         click.option("--engine", type=click.Choice(ENGINES), default="mcmc", show_default=True,
-                     help="MCMC (NUTS) or exact quadrature (models without covariates)."),
+                     help="MCMC (NUTS) or the exact engine (no covariate, one categorical or one numeric covariate)."),
         sampler_option,
         click.option("--prior-mu", default=None, help="Prior for mu, e.g. normal:0,2 [default by outcome kind]."),
         click.option("--prior-tau", default=None, help="Prior for tau, e.g. halfnormal:0.5 or lognormal:M,S (tau2)."),
@@ -386,7 +386,7 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
                   command=_command_line(spec_path, data_path, out_dir, seed, sampler))
     if not quiet:
         print_summary(run_summary(result))
-        click.echo(f"Report: {out / 'report.html'}")
+        click.echo(f"Report: {out / 'report.html'} (the analysis took {time.perf_counter() - start:.0f} s)")
     if not all(fit.converged for o in result.outcomes for fit in (o.bayes, *o.subgroups.values(), *o.mcmc.values())):
         raise UserError(f"some fits did not converge; {out / 'report.html'} marks them UNRELIABLE")
 
