@@ -149,7 +149,7 @@ def test_report_figures_use_safe_names(tmp_path, monkeypatch):
                  "plot_influence", "plot_sensitivity"):
         monkeypatch.setattr(writer, plot, lambda *args: Path(args[-1]).write_bytes(b"png"))
     outcome = SimpleNamespace(outcome="Grade 3+ AE %", subgroups={"site (x)": None}, sensitivity=None,
-                              kind="binary", bayes=None)
+                              kind="binary", bayes=None, small_study=None, cumulative=None)
     captions = writer.figures(SimpleNamespace(outcomes=[outcome]), tmp_path)
     files = sorted(p.stem for p in tmp_path.iterdir())
     assert files == sorted(captions) and all(SAFE.fullmatch(f) for f in files)

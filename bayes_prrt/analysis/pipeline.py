@@ -19,6 +19,9 @@ from ..bayes.agreement import agreement
 from ..bayes.memo import FitMemo
 from ..bayes.result import BayesFit
 from ..bayes.sampling import Settings
+from ..bayes.small_study import small_study_model
+from ..freq.bias import small_study_effects
+from ..freq.cumulative import cumulative
 from ..data.dataset import Dataset
 from ..errors import AnalysisError
 from ..freq.pool import pool
@@ -41,6 +44,9 @@ class OutcomeRun:
     refused: dict[str, str] = field(default_factory=dict)  # covariate -> reason
     statements: list[dict] = field(default_factory=list)
     sensitivity: OutcomeSensitivity | None = None
+    small_study: object | None = None  # freq.bias.SmallStudyEffects: Egger, rank correlation, trim-and-fill
+    pet: object | None = None  # bayes.small_study.SmallStudyModel: the SE proxy as a covariate (exact)
+    cumulative: object | None = None  # freq.cumulative.Cumulative, in order of publication year
 
 
 @dataclass
@@ -72,6 +78,21 @@ def _statements(spec: Spec, outcome: str, overall: BayesFit, subgroups: dict[str
     return out
 
 
+def _small_study(run: OutcomeRun, measure: str, spec: Spec, settings: Settings) -> None:
+    """Small-study effects (frequentist and the exact Bayesian PET model) and the cumulative analysis; an
+    outcome with too few studies for one of them gets the reason in ``refused``."""
+    freq_measure = "PLO" if measure == "GLMM" else measure
+    for name, attr, make in (
+            ("small-study effects", "small_study", lambda: small_study_effects(run.rows, freq_measure, spec.tau2)),
+            ("Bayesian small-study model", "pet",
+             lambda: small_study_model(run.rows, spec.priors[run.kind], settings, engine="quadrature")),
+            ("cumulative analysis", "cumulative", lambda: cumulative(run.rows, freq_measure, spec.tau2))):
+        try:
+            setattr(run, attr, make())
+        except AnalysisError as err:
+            run.refused[name] = str(err)
+
+
 def _cross_check(run: OutcomeRun, model: str, mcmc: BayesFit) -> None:
     """Keep the MCMC fit beside the exact one and record their agreement (nothing to compare when the
     model itself was fitted by MCMC)."""
@@ -95,8 +116,8 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
         rows = data.select(outcome, spec.values)
         kind = rows["kind"].iloc[0]
         step(f"{outcome}: frequentist and Bayesian pooling")
-        freq = FreqFit(pool(rows, spec.measure_binary if kind == "binary" else spec.measure_median, spec.tau2,
-                            spec.hksj), rows, values=spec.values, data_sha256=data.sha256)
+        measure = spec.measure_binary if kind == "binary" else spec.measure_median
+        freq = FreqFit(pool(rows, measure, spec.tau2, spec.hksj), rows, values=spec.values, data_sha256=data.sha256)
         priors = spec.priors[kind]
         run = OutcomeRun(outcome, kind, rows, freq, memo.exact_or_mcmc(rows, priors))
         if spec.mcmc != "none":
@@ -110,6 +131,8 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
             except AnalysisError as err:
                 run.refused[covariate] = str(err)
         run.statements = _statements(spec, outcome, run.bayes, run.subgroups)
+        step(f"{outcome}: small-study effects and cumulative analysis")
+        _small_study(run, measure, spec, settings)
         step(f"{outcome}: sensitivity")
         run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings, memo=memo)
         outcomes.append(run)

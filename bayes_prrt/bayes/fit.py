@@ -30,6 +30,7 @@ from .sampling import DEFAULT_SETTINGS, Settings, prior_draws, sample
 from .summaries import conditional_study_effects, predictive, to_scale
 
 DRAWS = 10_000  # i.i.d. draws of an exact posterior, for derived (non-linear) quantities and the netCDF file
+MCMC_MAX_STUDIES = 5_000  # above this an MCMC fit takes hours (benchmarks/results.md, section 5): refused
 
 
 
@@ -66,6 +67,20 @@ def exact_model(data: ModelData, levels: list[str] | None = None):
     from .exact import exact_posterior
 
     return exact_posterior(data.kind, data.y, data.scale, data.X, data.priors, data.coef_names, levels)
+
+
+def _separation(rows: pd.DataFrame, by: str) -> list[str]:
+    """Levels whose studies all have 0 events, or all events in every patient: the likelihood pushes that
+    level's coefficient to infinity and its posterior is set by the prior on beta (complete separation)."""
+    out = []
+    for level, group in rows.groupby(rows[by].astype(str)):
+        events, n = group["events"].astype(int), group["n"].astype(int)
+        if (events == 0).all() or (events == n).all():
+            what = "0" if (events == 0).all() else "all"
+            out.append(f"separation: every study of {by} = {level} has {what} events ({int(events.sum())}/{int(n.sum())});"
+                       f" its coefficient is set by the prior on beta, not by the data, and its level value and "
+                       f"contrasts are not estimable from these studies")
+    return out
 
 
 def _levels(by: str | None, reference: dict, names: list[str]) -> list[str] | None:
@@ -136,6 +151,9 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
     data, used, notes = model_data(rows, resolved, median_se)
     if data.k < 2:
         raise AnalysisError(f"{outcome}: {data.k} poolable study(ies); pooling needs at least 2")
+    if engine == "mcmc" and data.k > MCMC_MAX_STUDIES:
+        raise AnalysisError(f"{outcome}: {data.k:,} studies; an MCMC fit of more than {MCMC_MAX_STUDIES:,} takes hours "
+                            f"(one latent effect per study): use engine='quadrature' (exact, linear in k)")
     columns = [by] if by else list(covariates or [])
     if columns:
         overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings, median_se=median_se)
@@ -155,6 +173,8 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
             raise AnalysisError(f"covariate column '{col}' does not exist")
     known, notes = known_covariates(used, columns)
     sub = used[known].reset_index(drop=True)
+    if by and data.kind == "binary":
+        notes += _separation(sub, by)
     X, names, reference = design_matrix(sub, columns, {by: reference_level} if by and reference_level else {})
     if X.shape[0] <= X.shape[1]:
         raise AnalysisError(f"{X.shape[0]} studies with known {', '.join(columns)} cannot inform "

@@ -123,7 +123,7 @@ class BayesFit:
     def _summary(self, name: str, draws, outcome: bool = True, marginal=None) -> dict:
         """``summary(draws)``, with the median and the 95% equal-tailed interval from the exact CDF when there is
         one (``exact``: True); mean, SD and HDI stay those of the i.i.d. draws."""
-        return summary(draws) | _exact_interval(marginal or self._marginal(name), outcome and name != "tau")
+        return summary(draws) | exact_interval(marginal or self._marginal(name), outcome and name != "tau")
 
     @property
     def pooled(self) -> dict:
@@ -301,7 +301,7 @@ class BayesFit:
         records = []
         for _, values, fit, key in rows:
             marginal = fit._marginal(key) if key else None
-            exact = _exact_interval(marginal, key not in ("mu", "tau") and not str(key).startswith("beta "))
+            exact = exact_interval(marginal, key not in ("mu", "tau") and not str(key).startswith("beta "))
             records.append(_row(values, fit.diagnostics is not None) | exact | {"exact": bool(exact)})
         frame = pd.DataFrame(records, index=pd.Index([name for name, *_ in rows], name="quantity"))
         observed = dict(zip((f"study {s}" for s in base.studies_fitted), base._observed(), strict=True))
@@ -353,7 +353,7 @@ class BayesFit:
         save_fit(self, path)
 
 
-def _exact_interval(marginal, outcome: bool) -> dict:
+def exact_interval(marginal, outcome: bool) -> dict:
     """Median and 95% equal-tailed interval of an exact marginal (on the outcome's scale by its link), or {}."""
     if marginal is None:
         return {}

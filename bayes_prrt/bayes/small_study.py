@@ -2,7 +2,7 @@
 
     binary:  logit p_i = mu + beta / sqrt(n_i) + tau z_i      (proxy 1/sqrt(n_i))
     median:  log m_i ~ N(mu + beta s_i, sqrt(s_i^2 + tau^2))  (proxy s_i, the SE of log m_i)
-fitted by MCMC with ``bayes_pool(rows, covariates=["se_proxy"])``. The proxy is 0 for a study
+fitted with ``bayes_pool(rows, covariates=["se_proxy"])``, by MCMC or exactly (``engine``). The proxy is 0 for a study
 of infinite size, so ``mu`` is the pooled value at infinite precision (the precision-effect
 test's intercept; Stanley & Doucouliagos 2014, Res Synth Methods 5:60) and ``beta > 0`` says
 that smaller studies report larger values (higher DCR, ORR, longer survival): the direction of
@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..effects import study_effects
 from .fit import bayes_pool
+from .result import diagnostics_dict, exact_interval
 from .sampling import DEFAULT_SETTINGS, Diagnostics, Settings
 from .summaries import summary, to_scale
 
@@ -47,32 +48,38 @@ class SmallStudyModel:
     limit: dict  # pooled value at infinite precision (proxy 0), outcome's scale
     unadjusted: dict  # pooled value of the model without the proxy
     priors: dict[str, str]
-    diagnostics: Diagnostics
-    unadjusted_diagnostics: Diagnostics
+    diagnostics: Diagnostics | None  # None: exact
+    unadjusted_diagnostics: Diagnostics | None
     notes: list[str]
 
     @property
     def converged(self) -> bool:
-        return self.diagnostics.converged and self.unadjusted_diagnostics.converged
+        return all(d is None or d.converged for d in (self.diagnostics, self.unadjusted_diagnostics))
 
     def to_dict(self) -> dict:
         return {"outcome": self.outcome, "k": self.k, "covariate": PROXY, "slope": self.slope,
                 "p_inflation": self.p_inflation, "limit": self.limit, "unadjusted": self.unadjusted,
-                "priors": self.priors, "diagnostics": self.diagnostics.to_dict(),
-                "unadjusted_diagnostics": self.unadjusted_diagnostics.to_dict(), "converged": self.converged,
+                "priors": self.priors, "diagnostics": diagnostics_dict(self.diagnostics),
+                "unadjusted_diagnostics": diagnostics_dict(self.unadjusted_diagnostics), "converged": self.converged,
                 "notes": self.notes}
 
 
 def small_study_model(rows: pd.DataFrame, priors: dict[str, str] | None = None,
-                      settings: Settings = DEFAULT_SETTINGS) -> SmallStudyModel:
-    """Fit the model with and without the SE proxy; P(inflation) and the limit beside the unadjusted value."""
+                      settings: Settings = DEFAULT_SETTINGS, engine: str = "mcmc") -> SmallStudyModel:
+    """Fit the model with and without the SE proxy; P(inflation) and the limit beside the unadjusted value.
+    With ``engine="quadrature"`` both are exact: quantiles and P(inflation) from the exact CDF."""
     kind = rows["kind"].iloc[0]
     priors = {"beta": SLOPE_PRIORS[kind], **{k: v for k, v in (priors or {}).items() if v}}
-    res = bayes_pool(with_se_proxy(rows), priors=priors, covariates=[PROXY], engine="mcmc", settings=settings)
+    res = bayes_pool(with_se_proxy(rows), priors=priors, covariates=[PROXY], engine=engine, settings=settings)
     posterior = res.idata.posterior
     slope = posterior["beta"].to_numpy()[..., 0]
-    limit = to_scale(kind, posterior["mu"].to_numpy())
+    limit = summary(to_scale(kind, posterior["mu"].to_numpy()))
+    p_inflation = float((slope > 0).mean())
+    if res.exact is not None:
+        limit |= exact_interval(res.exact.mu, outcome=True)
+        p_inflation = res.exact.beta[PROXY].prob_above(0.0)
     return SmallStudyModel(
-        outcome=res.outcome, kind=kind, k=res.k, slope=summary(slope), p_inflation=float((slope > 0).mean()),
-        limit=summary(limit), unadjusted=res.pooled, priors=res.priors, diagnostics=res.diagnostics,
+        outcome=res.outcome, kind=kind, k=res.k, slope=res.beta[PROXY], p_inflation=p_inflation,
+        limit=limit, unadjusted=res.pooled, priors={k: str(v) for k, v in res.priors.items()},
+        diagnostics=res.diagnostics,
         unadjusted_diagnostics=res.overall.diagnostics, notes=[*res.overall.notes, *res.notes])

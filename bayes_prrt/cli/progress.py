@@ -19,7 +19,7 @@ from ..errors import plain
 def analysis_steps(spec) -> int:
     """The steps ``run_analysis`` announces for ``spec`` (pooling, one per covariate and the
     sensitivity analysis per outcome), plus writing the report."""
-    return len(spec.outcomes) * (2 + len(spec.covariates)) + 1
+    return len(spec.outcomes) * (3 + len(spec.covariates)) + 1
 
 
 def _clock(seconds: float) -> str:

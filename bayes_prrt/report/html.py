@@ -19,7 +19,8 @@ SECTIONS = [("summary", "Summary"), ("results", "Pooled results and forest plots
             ("sensitivity", "Sensitivity"), ("influence", "Influence of single studies"),
             ("diagnostics", "Diagnostics"), ("methods", "Methods"),
             ("appendix", "Appendix: data, audit and per-study estimates"), ("reproduce", "Reproducing this report")]
-FIGURE_GROUPS = ("forest", "heterogeneity", "priorpost", "subgroups", "contrasts", "influence", "sensitivity")
+FIGURE_GROUPS = ("forest", "heterogeneity", "priorpost", "subgroups", "contrasts", "influence", "sensitivity", "funnel",
+                 "cumulative")
 DATA_COLUMNS = ("study", "outcome", "value_source", "events", "n", "median", "ci_low", "ci_high", "source")
 PUBLISHED = ("published", "published_ci_low", "published_ci_high")
 HEADLINE_NAMES = {"bayes_median": "Bayesian", "bayes_pop_average": "population average", "tau_median": "\u03c4",
@@ -70,6 +71,8 @@ def tables_shown(run, frames: dict, meta: dict) -> dict:
                              differences=True),
         "verdicts": display(frames["verdicts"], kinds),
         "sensitivity": _sensitivity(frames, kinds),
+        "small_study": display(frames["small_study"], kinds),
+        "scenario_shift": display(frames["scenario_shift"], kinds) if "scenario_shift" in frames else None,
         "influence": display(frames["influence"], kinds),
         "diagnostics": display(frames["diagnostics"], kinds),
         "agreement": display(frames["agreement"], kinds),

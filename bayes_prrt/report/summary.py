@@ -56,6 +56,8 @@ def warnings(o) -> list[str]:
     for label, fit in _fits(o):
         if not fit.converged:
             out.append(f"{o.outcome}: the {label} did not converge; its numbers are UNRELIABLE (see Diagnostics)")
+    for fit in o.subgroups.values():
+        out += [f"{o.outcome}: {note}" for note in fit.notes if note.startswith("separation")]
     for row in o.agreement:
         if not row["agrees"]:
             out.append(f"{o.outcome}: the MCMC fit of the {row['model']} model disagrees with the exact posterior "

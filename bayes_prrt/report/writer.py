@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import shutil
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -29,7 +30,11 @@ from ..files import (MKDTEMP_SUFFIX, check_space, check_writable, mark, marked_t
 from ..jsonio import dumps
 from ..plots.bayes import plot_contrasts, plot_prior_posterior, plot_subgroups, plot_tau_i2
 from ..plots.forest import plot_forest
+from ..plots.cumulative import plot_cumulative
+from ..plots.funnel import plot_funnel
 from ..plots.influence import plot_influence
+from ..plots.layout import save
+from ..sensitivity.scenarios import scenario_shift_table
 from ..plots.sensitivity import plot_sensitivity
 from .html import render_report
 from .summary import published_pooled
@@ -121,6 +126,9 @@ def tables(run) -> dict[str, pd.DataFrame]:
                                   for o in run.outcomes for text, v in o.sensitivity.verdicts.items()])
     t["influence"] = pd.DataFrame([{"outcome": o.outcome, "study": s, **v, "note": _influence_note(v)}
                                    for o in run.outcomes for s, v in o.sensitivity.loo.items()])
+    t["small_study"] = pd.DataFrame([_small_study_row(o) for o in run.outcomes if o.small_study is not None])
+    if run.data.embedded:
+        t["scenario_shift"] = scenario_shift_table(run.data)
     t["psens"] = pd.DataFrame([{"outcome": o.outcome, "parameter": p, **v}
                                for o in run.outcomes for p, v in o.sensitivity.psens.items()])
     t["diagnostics"] = pd.DataFrame([{"outcome": o.outcome, **row} for o in run.outcomes for row in _diagnostics(o)])
@@ -167,6 +175,20 @@ def _sens(run, key, label) -> pd.DataFrame:
                          for o in run.outcomes for r in getattr(o.sensitivity, key)])
 
 
+def _small_study_row(o) -> dict:
+    """Egger, rank correlation and trim-and-fill (frequentist) beside the exact Bayesian PET model."""
+    s, pet = o.small_study, o.pet
+    row = {"outcome": o.outcome, "measure": s.measure, "k": s.k, "egger_z": s.egger.z, "egger_p": s.egger.p,
+           "egger_limit": s.limit[0], "egger_limit_low": s.limit[1], "egger_limit_high": s.limit[2],
+           "kendall_tau": s.rank.tau, "rank_p": s.rank.p, "trimfill_k0": s.trimfill.k0, "trimfill_side": s.trimfill.side,
+           "trimfill_estimate": s.filled[0], "trimfill_low": s.filled[1], "trimfill_high": s.filled[2]}
+    if pet is None:
+        return row | {"pet_p_inflation": None, "pet_limit": None, "pet_limit_low": None, "pet_limit_high": None,
+                      "note": f"pet: {o.refused.get('Bayesian small-study model', 'not fitted')}"}
+    return row | {"pet_p_inflation": pet.p_inflation, "pet_limit": pet.limit["median"],
+                  "pet_limit_low": pet.limit["ci_low"], "pet_limit_high": pet.limit["ci_high"], "note": ""}
+
+
 EXACT_NOTE = ("exact posterior, no MCMC; error_bound: the largest relative change of a reported 2.5%, 50% or 97.5% "
               "quantile on a twice-finer integration rule")
 
@@ -208,9 +230,28 @@ def figures(run, folder: Path) -> dict[str, str]:
             draw(plot_contrasts, f"contrasts_{o.outcome}_{c}", f"{o.outcome}: posterior of the contrasts between "
                  f"{c} levels", o, c)
         draw(plot_influence, f"influence_{o.outcome}", f"{o.outcome}: leave-one-out shifts", o)
+        if o.small_study is not None:
+            s = o.small_study
+            draw(_save_figure(plot_funnel), f"funnel_{o.outcome}", f"{o.outcome}: funnel plot on the {s.measure} scale "
+                 f"(open circles: the {s.trimfill.k0} studies trim-and-fill adds)", s.funnel_points(),
+                 s.trimfill.fit.estimate)
+        if o.cumulative is not None:
+            unit = "proportion" if o.kind == "binary" else "months"
+            draw(_save_figure(partial(plot_cumulative, xlabel=f"pooled {o.outcome} ({unit}), 95% CI",
+                                      title=f"{o.outcome}: cumulative meta-analysis")), f"cumulative_{o.outcome}", f"{o.outcome}: cumulative meta-analysis "
+                 "in order of publication year (each row adds one study)", o.cumulative.steps)
     draw(plot_sensitivity, "sensitivity", "Pooled estimate per prior and per data scenario",
          [o.sensitivity for o in run.outcomes], {o.outcome: o.kind for o in run.outcomes})
     return captions
+
+
+def _save_figure(plot):
+    """A plot that returns its Figure, as a ``figures`` drawing step that writes PNG (and SVG) to the path."""
+    def draw(*args):
+        *data, path = args
+        save(plot(*data), path)
+
+    return draw
 
 
 def versions() -> dict[str, str]:

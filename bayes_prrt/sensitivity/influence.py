@@ -37,8 +37,9 @@ def influence(result, rows: pd.DataFrame, priors: dict[str, str] | None, setting
     out = []
     for i, study in enumerate(loglik["study"].values):
         k = float(loo.pareto_k.sel(study=study))
-        if k > K_MAX:
-            shifted, method = _exact_without(result, rows, i, priors, settings), "exact refit"
+        exact = _exact_without(result, rows, i, priors, settings) if k > K_MAX else None
+        if exact is not None:
+            shifted, method = exact, "exact refit"
         else:
             log_w, _ = az.psislw(-loglik.isel(study=i).to_numpy().ravel())
             w = np.exp(log_w - log_w.max())
@@ -48,8 +49,16 @@ def influence(result, rows: pd.DataFrame, priors: dict[str, str] | None, setting
     return pd.DataFrame(out)
 
 
-def _exact_without(result, rows, i, priors, settings) -> float:
-    """Pooled posterior median without study i, by quadrature (no MCMC)."""
+def _exact_without(result, rows, i, priors, settings) -> float | None:
+    """Pooled posterior median without study i, by quadrature (no MCMC); None when the grid cannot hold that
+    posterior (the PSIS value is kept, with its Pareto k shown)."""
+    try:
+        return _exact_refit(result, rows, i, priors, settings)
+    except AnalysisError:
+        return None
+
+
+def _exact_refit(result, rows, i, priors, settings) -> float:
     resolved = resolve_priors(result.kind, priors)
     if result.kind == "binary":
         likelihood = quadrature._likelihood(tuple(rows["events"].astype(int)), tuple(rows["n"].astype(int)))
