@@ -100,7 +100,7 @@ def _outcome(k=12, psens_prior=0.01, converged=True, sub_converged=True, agreeme
     psens = {"mu": {"prior": 0.01, "likelihood": 0.2, "diagnosis": "-"},
              "tau": {"prior": psens_prior, "likelihood": 0.02, "diagnosis": "weak likelihood: the prior decides"}}
     return SimpleNamespace(outcome="OS", bayes=fit, sensitivity=SimpleNamespace(psens=psens),
-                           subgroups={"grade": SimpleNamespace(converged=sub_converged)}, mcmc={},
+                           subgroups={"grade": SimpleNamespace(converged=sub_converged, notes=[])}, mcmc={},
                            agreement=list(agreement))
 
 

@@ -1,10 +1,10 @@
 """The sensitivity analysis of one spec: prior grid, data scenarios, influence, power-scaling.
 
-Prior grid: the model without covariates is computed exactly by quadrature, whose
-likelihood grid is built once per data set and reused by every prior (``quadrature.py``).
-Statements about subgroups need the covariate model: it is sampled once under the default
-priors and moved to each prior of the grid by PSIS reweighting (``reweight.py``); a prior
-the draws cannot represent (Pareto k > 0.7) is refitted by MCMC.
+Prior grid: every model is computed exactly (``bayes/exact.py``) under each prior of the grid,
+the covariate model of subgroup statements too. Where the exact engine cannot take a prior
+(a heavy-tailed tau prior whose posterior its grid does not hold), the draws of the model under
+the spec's priors (exact i.i.d. draws, or MCMC) are moved to that prior by PSIS reweighting
+(``reweight.py``); a prior they cannot represent (Pareto k > 0.7) is refitted by MCMC.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ..bayes.memo import FitMemo
 from ..bayes.sampling import DEFAULT_SETTINGS, Settings
 from ..bayes.statements import probability
 from ..data.dataset import Dataset
-from ..errors import AnalysisError
+from ..errors import AnalysisError, ExactUnavailable
 from ..priors import resolve_priors
 from .influence import influence
 from .power import power_scaling
@@ -108,11 +108,13 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         res = memo.exact_or_mcmc(rows, entry_priors)
         weights, k = (None, None)
         by_source = base_by
+        exact = None
         if base_by is not None and base_by.exact is not None:  # exact under every prior: no reweighting
-            by_source = memo.exact_or_mcmc(rows, entry_priors, by=by)
-            if by_source.exact is None:
-                notes.append(f"{entry.label}: subgroup model fitted by MCMC ({by_source.notes[-1]})")
-        elif base_by is not None:
+            try:
+                exact = by_source = memo.fit(rows, entry_priors, by=by, engine="quadrature")
+            except ExactUnavailable as err:
+                notes.append(f"{entry.label}: subgroup statements by PSIS from the exact draws ({err})")
+        if base_by is not None and exact is None:  # reweight the base draws (MCMC, or i.i.d. exact) to this prior
             post = base_by.idata.posterior
             weights, k = prior_weights(post["mu"].to_numpy(), post["tau"].to_numpy(), base_priors,
                                        resolve_priors(kind, entry_priors))
