@@ -195,3 +195,29 @@ def test_seed_streams_are_independent_and_reproducible():
     a, b = seeds.rng(1, "predictive").random(5), seeds.rng(1, "predictive").random(5)
     assert (a == b).all() and not np.allclose(a, seeds.rng(1, "prior").random(5))
     assert seeds.int_seed(1, "sampler") != seeds.int_seed(1, "refit")
+
+
+def test_exact_binomial_shrunken_estimates_against_numerical_integration():
+    """theta_i | x_i, mu, tau of the binomial model (``likelihood.study_effect_draws``, SIR) against the posterior
+    mean and SD of theta by direct numerical integration on a fine grid."""
+    from scipy.special import expit
+
+    from bayes_prrt.likelihood import study_effect_draws
+
+    x, n, mu, tau = np.array([3.0, 40.0]), np.array([20.0, 50.0]), -1.0, 0.8
+    draws = study_effect_draws(x, n, np.full(40_000, mu), np.full(40_000, tau), np.random.default_rng(3))
+    theta = np.linspace(-8, 8, 20_001)
+    for i in range(2):
+        log_post = x[i] * np.log(expit(theta)) + (n[i] - x[i]) * np.log(expit(-theta)) - (theta - mu) ** 2 / (2 * tau**2)
+        w = np.exp(log_post - log_post.max())
+        mean = (w * theta).sum() / w.sum()
+        sd = np.sqrt((w * (theta - mean) ** 2).sum() / w.sum())
+        assert draws[:, i].mean() == pytest.approx(mean, abs=4 * sd / np.sqrt(40_000) + 0.01 * sd)
+        assert draws[:, i].std() == pytest.approx(sd, rel=0.03)
+
+
+def test_exact_binomial_fit_has_shrunken_estimates(data):
+    fit = bayes_prrt.pool(data, "DCR", method="bayes", engine="quadrature")
+    studies = fit.studies
+    assert studies["shrunken"].notna().all()
+    assert ((studies["ci_low"] <= studies["shrunken"]) & (studies["shrunken"] <= studies["ci_high"])).all()

@@ -22,6 +22,7 @@ from .. import seeds
 from ..design import design_matrix, known_covariates
 from ..effects import study_effects
 from ..errors import AnalysisError
+from ..likelihood import study_effect_draws
 from ..names import ENGINES
 from ..priors import resolve_priors
 from .models import ModelData
@@ -57,6 +58,9 @@ def _posterior_predictive(data: ModelData, posterior: xr.Dataset, seed: int) -> 
     if data.kind == "median":
         eta = posterior["eta"].to_numpy() if "eta" in posterior else np.broadcast_to(mu[..., None], mu.shape + (data.k,))
         theta = conditional_study_effects(data.y, data.scale, eta, tau, seeds.rng(seed, "study_effects"))
+        out["theta"] = (("chain", "draw", "study"), theta)
+    elif "theta" not in posterior:  # an exact binomial fit: each study's effect given the draw, by SIR
+        theta = study_effect_draws(data.y, data.scale, mu, tau, seeds.rng(seed, "study_effects"))
         out["theta"] = (("chain", "draw", "study"), theta)
     return xr.Dataset(out, coords=coords)
 
@@ -159,8 +163,6 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
         overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings, median_se=median_se)
         return _covariate_fit(overall, data, used, columns, by, reference, settings, engine)
     idata, diag, exact = _fit(data, engine, settings)
-    if data.kind == "binary" and engine == "quadrature":
-        notes.append("shrunken study estimates of the binomial model need engine='mcmc'")
     return BayesFit(outcome=outcome, kind=data.kind, engine=engine, rows=used, priors=resolved, settings=settings,
                     idata=idata, diagnostics=diag, notes=notes, exact=exact, median_se=median_se)
 
