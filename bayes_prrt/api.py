@@ -12,9 +12,9 @@ from __future__ import annotations
 from .data.dataset import Dataset
 from .effects import study_effects
 from .errors import AnalysisError
+from .names import TAU2_CHOICES
 
 METHODS = ("freq", "bayes")
-TAU2_CHOICES = ("DL", "REML", "PM", "ML", "FE")
 
 
 def _check(name: str, value, allowed) -> None:

@@ -117,10 +117,10 @@ def probability(fit, statement: str | Statement, weights=None) -> dict:
     rhs = st.rhs if isinstance(st.rhs, float) else _draws(fit, st.rhs)
     indicator = OPS[st.op](lhs, rhs).astype(float)
     exact = fit.exact_prob(st) if weights is None and hasattr(fit, "exact_prob") else None
+    method = "draws" if exact is None else "exact"
     if exact is not None:  # from the exact CDF: no Monte Carlo error
-        return {"statement": st.text, "outcome": fit.outcome, "probability": float(exact), "mcse": 0.0,
-                "draws": int(indicator.size), "method": "exact"}
-    if weights is None:
+        p, mcse = float(exact), 0.0
+    elif weights is None:
         p = float(indicator.mean())
         mcse = 0.0 if p in (0.0, 1.0) else indicator_mcse(indicator)
     else:
@@ -132,7 +132,7 @@ def probability(fit, statement: str | Statement, weights=None) -> dict:
             r_eff = min(1.0, (p * (1 - p) / indicator.size) / indicator_mcse(indicator) ** 2)
             mcse = float(np.sqrt(p * (1 - p) / (r_eff / np.sum(w**2))))
     return {"statement": st.text, "outcome": fit.outcome, "probability": p, "mcse": mcse,
-            "draws": int(indicator.size), "method": "draws", "comparison": BETWEEN_STUDY if st.levels else None}
+            "draws": int(indicator.size), "method": method, "comparison": BETWEEN_STUDY if st.levels else None}
 
 
 def probabilities(fit, statements) -> list[dict]:

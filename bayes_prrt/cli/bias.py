@@ -6,11 +6,11 @@ from __future__ import annotations
 import click
 
 from ..errors import AnalysisError
-from ..names import MEDIAN_MEASURES, PROPORTION_MEASURES
+from ..names import MEDIAN_MEASURES, PROPORTION_MEASURES, TAU2_CHOICES
 from .commands import dump_json, main, open_data, sampler_option, save_figure, seed_option, values_option
 
 _MEASURES = click.Choice(list(PROPORTION_MEASURES + MEDIAN_MEASURES), case_sensitive=False)
-_TAU2 = click.Choice(["DL", "REML", "PM", "ML", "FE"], case_sensitive=False)
+_TAU2 = click.Choice(list(TAU2_CHOICES), case_sensitive=False)
 
 
 def _common(func):

@@ -15,7 +15,7 @@ import click
 from .. import __version__
 from ..errors import BayesPrrtError, plain
 from ..files import scratch_tempdir
-from ..names import BINARY_MEASURES, DEFAULT_SEED, ENGINES, MEDIAN_MEASURES, SAMPLERS
+from ..names import BINARY_MEASURES, DEFAULT_SEED, ENGINES, MEDIAN_MEASURES, SAMPLERS, TAU2_CHOICES
 from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
 from .params import SEED
 
@@ -186,7 +186,7 @@ def _gate(fit, allow_unconverged: bool) -> None:
 @click.option("--method", type=click.Choice(["freq", "bayes"]), default="freq", show_default=True)
 @click.option("--measure", type=click.Choice(list(BINARY_MEASURES + MEDIAN_MEASURES), case_sensitive=False),
               default=None, help="Effect measure (freq) [default: PFT for proportions, LOGMEDIAN for medians].")
-@click.option("--tau2", "tau2_method", type=click.Choice(["DL", "REML", "PM", "ML", "FE"], case_sensitive=False),
+@click.option("--tau2", "tau2_method", type=click.Choice(list(TAU2_CHOICES), case_sensitive=False),
               default="DL", show_default=True, help="tau2 estimator (freq); FE for the common-effect model.")
 @click.option("--hksj", is_flag=True, help="Knapp-Hartung (HKSJ) adjustment of the CI (freq).")
 @click.option("--median-se", type=click.Choice(["ci", "ci+n"]), default="ci", show_default=True,
