@@ -160,3 +160,17 @@ def test_cli_shift():
     strict = {r["outcome"]: r for r in json.loads(strict_out)["shift"]}
     assert strict["PFS"]["strict"] is None and strict["PFS"]["note"].startswith("not poolable")
     assert "braat2020: 25/30 -> left out (inclusion warning)" in strict["DCR"]["changes"]
+
+
+def test_exact_leave_one_out_drops_the_fitted_study():
+    """The exact refit behind an influence row leaves out study i of the *fitted* rows (the log-likelihood's
+    order): for PFS the medians without a CI are not fitted, so row i of all rows would be another study."""
+    from bayes_prrt.data.dataset import load_dataset
+    from bayes_prrt.sensitivity.influence import _exact_refit
+
+    rows = load_dataset().select("PFS")
+    full = bayes_pool(rows, engine="quadrature")
+    assert len(full.rows) < len(rows)  # some PFS medians have no CI
+    for i, study in enumerate(full.studies_fitted):
+        without = bayes_pool(rows[rows["study"] != study].reset_index(drop=True), engine="quadrature")
+        assert _exact_refit(full, i, None) == pytest.approx(without.pooled["median"], rel=1e-9)

@@ -398,14 +398,21 @@ class ExactPosterior:
         self.kind, self.coef_names, self.levels = kind, coef_names, levels
         self._engine, self._args = engine, args
         self.p = len(coef_names)
-        self.mu = self._linked(engine.linear(self._e(0)), LINKS[kind])
+        self._memo: dict[tuple, Marginal] = {}  # one marginal per (rule, c): its CDF scan is then computed once
+        self.mu = self.linear(self._e(0))
         self.tau = engine.tau()
-        self.beta = {name: self._linked(engine.linear(self._e(j + 1)), np.exp) for j, name in enumerate(coef_names)}
+        self.beta = {name: self.linear(self._e(j + 1)) for j, name in enumerate(coef_names)}
 
-    @staticmethod
-    def _linked(marginal: Marginal, link) -> Marginal:
-        marginal.link = link
-        return marginal
+    def _marginal(self, rule: str, c) -> Marginal:
+        """The engine's marginal of c'(mu, beta) (``rule`` "linear") or of a new study's value ("predictive"),
+        on the outcome's scale by expit/exp where c[0] = 1 and by exp (a ratio) otherwise."""
+        key = (rule, *np.asarray(c, float).tolist())
+        if key not in self._memo:
+            make = self._engine.linear if rule == "linear" else self._engine.predictive_of
+            marginal = make(np.asarray(c, float))
+            marginal.link = LINKS[self.kind] if key[1] == 1 else np.exp
+            self._memo[key] = marginal
+        return self._memo[key]
 
     def _e(self, j) -> np.ndarray:
         out = np.zeros(self.p + 1)
@@ -419,21 +426,20 @@ class ExactPosterior:
         return self._e(0) + (self._e(j) if j else 0)
 
     def level(self, name) -> Marginal:
-        return self._linked(self._engine.linear(self._level_c(name)), LINKS[self.kind])
+        return self.linear(self._level_c(name))
 
     def at(self, x: float) -> Marginal:
         if self.levels is not None or self.p != 1:
             raise AnalysisError("at(x) is for one numeric covariate")
-        return self._linked(self._engine.linear(np.array([1.0, float(x)])), LINKS[self.kind])
+        return self.linear(np.array([1.0, float(x)]))
 
     def contrast(self, a, b) -> Marginal:
-        return self._linked(self._engine.linear(self._level_c(a) - self._level_c(b)), np.exp)
+        return self.linear(self._level_c(a) - self._level_c(b))
 
     def linear(self, c) -> Marginal:
         """c'(mu, beta) for a coefficient vector c of length p + 1 (any c in the log-median model;
         the binomial rules give the levels, contrasts, mu + beta x and beta)."""
-        c = np.asarray(c, float)
-        return self._linked(self._engine.linear(c), LINKS[self.kind] if c[0] == 1 else np.exp)
+        return self._marginal("linear", c)
 
     def predictive(self, level=None, x=None, c=None) -> Marginal:
         """A new study's true value c'(mu, beta) + tau u, c from a level, x (numeric) or given."""
@@ -445,7 +451,7 @@ class ExactPosterior:
             c = self._e(0)
         elif c is None:
             raise AnalysisError("a new study's value needs a level (or x) in a covariate model")
-        return self._linked(self._engine.predictive_of(np.asarray(c, float)), LINKS[self.kind])
+        return self._marginal("predictive", c)
 
     def draws(self, size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """i.i.d. posterior draws: mu (size,), beta (size, p), tau (size,)."""

@@ -22,7 +22,6 @@ from .. import seeds
 from ..design import design_matrix, known_covariates
 from ..effects import study_effects
 from ..errors import AnalysisError
-from ..likelihood import study_effect_draws
 from ..names import ENGINES
 from ..priors import resolve_priors
 from .models import ModelData
@@ -51,16 +50,14 @@ def model_data(rows: pd.DataFrame, priors, median_se: str = "ci") -> tuple[Model
 
 def _posterior_predictive(data: ModelData, posterior: xr.Dataset, seed: int) -> xr.Dataset:
     """A new study's value (``new_study``) and, for the log-median model, each study's effect drawn
-    from its conditional posterior (``theta``); by level for a categorical covariate model."""
+    from its conditional posterior (``theta``; an exact binomial fit draws them when first asked,
+    ``BayesFit._study_effects``); by level for a categorical covariate model."""
     mu, tau = posterior["mu"].to_numpy(), posterior["tau"].to_numpy()
     coords = {"chain": posterior.chain.values, "draw": posterior.draw.values, "study": data.studies}
     out = {"new_study": (("chain", "draw"), predictive(data.kind, mu, tau, seeds.rng(seed, "predictive")))}
     if data.kind == "median":
         eta = posterior["eta"].to_numpy() if "eta" in posterior else np.broadcast_to(mu[..., None], mu.shape + (data.k,))
         theta = conditional_study_effects(data.y, data.scale, eta, tau, seeds.rng(seed, "study_effects"))
-        out["theta"] = (("chain", "draw", "study"), theta)
-    elif "theta" not in posterior:  # an exact binomial fit: each study's effect given the draw, by SIR
-        theta = study_effect_draws(data.y, data.scale, mu, tau, seeds.rng(seed, "study_effects"))
         out["theta"] = (("chain", "draw", "study"), theta)
     return xr.Dataset(out, coords=coords)
 

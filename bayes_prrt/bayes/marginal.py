@@ -19,7 +19,7 @@ import numpy as np
 from scipy import optimize
 from scipy.special import ndtr, sici
 
-_SCAN = 512  # CDF evaluations that bracket each quantile before Brent's method
+_SCAN = 64  # CDF evaluations that bracket each quantile before Brent's method (once per marginal)
 
 
 class Marginal:
@@ -36,12 +36,18 @@ class Marginal:
     def support(self) -> tuple[float, float]:
         raise NotImplementedError
 
+    def _scan(self) -> tuple[np.ndarray, np.ndarray]:
+        """The CDF on ``_SCAN`` points of the support, computed once: every quantile (and each step of the
+        HDI search) brackets its root in it."""
+        if getattr(self, "_scanned", None) is None:
+            grid = np.linspace(*self.support(), _SCAN)
+            self._scanned = grid, self.cdf(grid)
+        return self._scanned
+
     def quantile(self, q, outcome: bool = False):
         """Quantile(s) at probabilities ``q``; ``outcome=True`` on the outcome's scale."""
         q = np.atleast_1d(np.asarray(q, float))
-        lo, hi = self.support()
-        grid = np.linspace(lo, hi, _SCAN)
-        F = self.cdf(grid)
+        grid, F = self._scan()
         out = np.empty_like(q)
         for i, p in enumerate(q):
             j = int(np.clip(np.searchsorted(F, p), 1, _SCAN - 1))

@@ -23,7 +23,9 @@ import pandas as pd
 
 from ..effects import se_from_ci, study_effects
 from ..errors import AnalysisError
+from .. import seeds
 from ..formatting import fit_html
+from ..likelihood import study_effect_draws
 from ..priors import Prior
 from .sampling import Diagnostics, Settings
 from .summaries import bayesian_i2, population_average, summary, to_scale
@@ -168,10 +170,20 @@ class BayesFit:
         return pd.DataFrame(rows)
 
     def _study_effects(self) -> np.ndarray | None:
+        """Each study's effect per draw (draws..., study): sampled (MCMC), conditional (log-median) or, for an
+        exact binomial fit, drawn on first use by SIR (``likelihood.study_effect_draws``, its own seed stream,
+        so the draws do not depend on when they are asked for) and kept in ``posterior_predictive``."""
         if "theta" in self.idata.posterior:
             return self._post("theta")
         pp = getattr(self.idata, "posterior_predictive", None)
-        return pp["theta"].to_numpy() if pp is not None and "theta" in pp else None
+        if pp is None:
+            return None
+        if "theta" not in pp and self.kind == "binary" and self.overall is None:
+            theta = study_effect_draws(self.rows["events"].to_numpy(float), self.rows["n"].to_numpy(float),
+                                       self._post("mu"), self._post("tau"), seeds.rng(self.settings.seed, "study_effects"))
+            pp["theta"] = (("chain", "draw", "study"), theta)
+            pp.coords["study"] = self.studies_fitted
+        return pp["theta"].to_numpy() if "theta" in pp else None
 
     def _observed(self) -> np.ndarray:
         if self.kind == "binary":

@@ -145,11 +145,8 @@ def sample(data: ModelData, settings: Settings = DEFAULT_SETTINGS):
 def sample_model(model: pm.Model, var_names, settings: Settings = DEFAULT_SETTINGS):
     """Sample any PyMC model (compiled for this call only), with the same gate and refit."""
     if settings.sampler == "nutpie":
-        import nutpie
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compiled_model = nutpie.compile_pymc_model(model)
+        traced = [v.name for v in (*model.free_RVs, *model.deterministics)]
+        compiled_model = compiled.compile_functions(model, traced).bind({})
         return _with_retry(lambda s, stream: _nutpie(compiled_model, s, stream), var_names, settings)
     return _with_retry(lambda s, stream: _pymc(model, s, stream), var_names, settings)
 

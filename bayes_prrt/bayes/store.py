@@ -23,6 +23,7 @@ ATTR, PREFIX = "bayes_prrt_fit", "overall_"
 
 
 def _groups(fit: BayesFit, prefix: str = "") -> dict:
+    fit._study_effects()  # drawn on first use: the file holds them whether or not they were asked for
     out = {prefix + name: fit.idata[name].copy() for name in fit.idata.groups()}
     out[prefix + "posterior"].attrs[ATTR] = fit_metadata(fit)
     return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.stats import gaussian_kde
 
 from ..outcomes import UNITS
 from .layout import save
@@ -18,12 +17,13 @@ PARAMETERS = {"mu": {"binary": "\u03bc (logit of the median study's proportion)"
 
 
 def _density(ax, values, grid, colour, label, lower=None, upper=None):
-    """Kernel density of ``values`` on ``grid``; a bounded support (tau >= 0, I2 <= 100) is
-    reflected at ``lower`` and ``upper``."""
+    """Kernel density of ``values`` (ArviZ's FFT-based ``kde``) drawn on ``grid``; a bounded support
+    (tau >= 0, I2 in 0-100: ``lower`` or ``upper`` given) gets ArviZ's boundary correction."""
+    from arviz.stats.density_utils import kde
+
     values = np.asarray(values, float).ravel()
-    kde = gaussian_kde(values)
-    y = kde(grid) + (kde(2 * lower - grid) if lower is not None else 0.0) \
-        + (kde(2 * upper - grid) if upper is not None else 0.0)
+    x, y = kde(values, bound_correction=lower is not None or upper is not None)
+    y = np.interp(grid, x, y, left=0.0, right=0.0)
     ax.plot(grid, y, color=colour, lw=1.6, label=label)
     ax.fill_between(grid, y, color=colour, alpha=0.12)
 

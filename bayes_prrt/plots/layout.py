@@ -15,7 +15,10 @@ def save(fig, path: str) -> None:
     """Write ``fig`` to ``path`` as PNG and, when ``path`` ends in .png, as SVG beside it (a
     temporary path of an atomic write gets the PNG only); closes the figure."""
     png = Path(path)
-    fig.savefig(png, format="png", dpi=DPI, bbox_inches="tight")
+    fig.set_dpi(DPI)
+    # the tight bounding box, measured once for both formats ("tight" would draw the figure twice per file)
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    fig.savefig(png, format="png", dpi=DPI, bbox_inches=box)
     if png.suffix == ".png":
-        fig.savefig(png.with_suffix(".svg"), format="svg", bbox_inches="tight")
+        fig.savefig(png.with_suffix(".svg"), format="svg", bbox_inches=box)
     plt.close(fig)

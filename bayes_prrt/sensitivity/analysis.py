@@ -144,7 +144,7 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
                                       {"description": SCENARIOS[name], "converged": sby.converged if sby else True}))
 
     if base is not None:
-        loo_table = influence(base, rows, base_priors, settings)
+        loo_table = influence(base, rows, base_priors)
         loo = {r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,
                          "freq_shift": getattr(r, "freq_shift", np.nan)} for r in loo_table.itertuples()}
         loo_range, psens = _loo_range(data, outcome, base, loo_table), power_scaling(base)

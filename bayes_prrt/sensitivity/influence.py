@@ -3,8 +3,7 @@
 For study i the PSIS-LOO weights 1/p(y_i | theta_s) move the posterior to the one without
 study i (Vehtari et al. 2017, Stat Comput 27:1413). The shift of the pooled posterior median
 is read off the reweighted draws. Where Pareto k > 0.7 the weights cannot be trusted, and
-the study is left out and the model refitted exactly by quadrature: for the binomial model
-the cached likelihood grid is a sum over studies, so the refit subtracts one study's term.
+the study is left out and the model refitted by the exact engine (``bayes/exact.py``).
 """
 
 from __future__ import annotations
@@ -15,16 +14,14 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from ..bayes import quadrature
-from ..bayes.summaries import to_scale
+from ..bayes.fit import exact_model, model_data
 from ..errors import AnalysisError
-from ..effects import study_effects
 from ..freq.pool import leave_one_out
 from ..priors import resolve_priors
 from .reweight import K_MAX, weighted_quantile
 
 
-def influence(result, rows: pd.DataFrame, priors: dict[str, str] | None, settings) -> pd.DataFrame:
+def influence(result, rows: pd.DataFrame, priors: dict[str, str] | None) -> pd.DataFrame:
     """One row per study: Pareto k, Bayesian shift of the pooled median, frequentist shift."""
     idata = result.idata
     with warnings.catch_warnings():
@@ -37,7 +34,7 @@ def influence(result, rows: pd.DataFrame, priors: dict[str, str] | None, setting
     out = []
     for i, study in enumerate(loglik["study"].values):
         k = float(loo.pareto_k.sel(study=study))
-        exact = _exact_without(result, rows, i, priors, settings) if k > K_MAX else None
+        exact = _exact_without(result, i, priors) if k > K_MAX else None
         if exact is not None:
             shifted, method = exact, "exact refit"
         else:
@@ -49,24 +46,21 @@ def influence(result, rows: pd.DataFrame, priors: dict[str, str] | None, setting
     return pd.DataFrame(out)
 
 
-def _exact_without(result, rows, i, priors, settings) -> float | None:
-    """Pooled posterior median without study i, by quadrature (no MCMC); None when the grid cannot hold that
+def _exact_without(result, i, priors) -> float | None:
+    """Pooled posterior median without study i, exact (no MCMC); None when the exact engine cannot hold that
     posterior (the PSIS value is kept, with its Pareto k shown)."""
     try:
-        return _exact_refit(result, rows, i, priors, settings)
+        return _exact_refit(result, i, priors)
     except AnalysisError:
         return None
 
 
-def _exact_refit(result, rows, i, priors, settings) -> float:
-    resolved = resolve_priors(result.kind, priors)
-    if result.kind == "binary":
-        likelihood = quadrature._likelihood(tuple(rows["events"].astype(int)), tuple(rows["n"].astype(int)))
-        return float(to_scale("binary", likelihood.posterior(resolved, settings.seed, drop=i).mu_quantile(0.5)))
-    eff, _ = study_effects(rows, "LOGMEDIAN")
-    keep = np.arange(len(eff.yi)) != i
-    post = quadrature.normal_normal(eff.yi[keep], np.sqrt(eff.vi[keep]), resolved, settings.seed)
-    return float(to_scale("median", post.mu_quantile(0.5)))
+def _exact_refit(result, i, priors) -> float:
+    """The exact engine's (``bayes/exact.py``) pooled posterior median of the rows without row i."""
+    fitted = result.rows  # in the order of the log-likelihood's studies
+    data, _, _ = model_data(fitted.drop(index=fitted.index[i]).reset_index(drop=True),
+                            resolve_priors(result.kind, priors), result.median_se)
+    return float(exact_model(data).mu.quantile(0.5, outcome=True))
 
 
 def _frequentist(rows, kind) -> dict:
