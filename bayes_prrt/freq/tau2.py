@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from ..names import TAU2_METHODS as METHODS
 
@@ -51,6 +50,8 @@ def q_generalised(y, v, X, tau2) -> float:
 
 
 def _brent(f, lo, hi):
+    from scipy.optimize import brentq  # here: scipy.optimize takes longer to import than a light command's budget
+
     return brentq(f, lo, hi, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=1000)
 
 
