@@ -49,9 +49,9 @@ def _q_profile(t):  # the generalised Q of four studies minus a chi2 quantile: w
 
 
 @pytest.mark.parametrize("f,a,b", [
-    (lambda x: np.cos(x) - x, 0.0, 2.0), (lambda x: x**3 - 2 * x - 5, 2.0, 3.0), (lambda x: np.exp(x) - 1e-8, -30.0, 5.0),
-    (lambda x: np.tanh(50 * (x - 0.3)), -1.0, 1.0), (lambda x: (x - 1e-3) ** 3, 0.0, 1e4), (lambda x: 0.5 - x, 0.0, 0.5),
-    (_q_profile, 0.0, 10.0),
+    (lambda x: np.cos(x) - x, 0.0, 2.0), (lambda x: x**3 - 2 * x - 5, 2.0, 3.0),
+    (lambda x: np.exp(x) - 1e-8, -30.0, 5.0), (lambda x: np.tanh(50 * (x - 0.3)), -1.0, 1.0),
+    (lambda x: (x - 1e-3) ** 3, 0.0, 1e4), (lambda x: 0.5 - x, 0.0, 0.5), (_q_profile, 0.0, 10.0),
 ])
 def test_brentq_is_scipys_to_the_last_bit(f, a, b):
     """tau2.brentq (a port, so that the frequentist commands need not import scipy.optimize) against

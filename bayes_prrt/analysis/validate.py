@@ -29,8 +29,13 @@ def _overall(data: Dataset, outcome: str):
 
 def reproduce(data: Dataset) -> pd.DataFrame:
     """One row per published pooled result: published value, our reproduction, difference, reason."""
-    out = []
-    cache = {}
+    out, cache = [], {}
+
+    def once(key, compute):  # each pooling computed once (the leave-one-out runs for its min and max rows)
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
     for r in data.published.itertuples():
         row = {"result": r.result, "outcome": r.outcome, "published": r.estimate,
                "published_ci_low": r.ci_low, "published_ci_high": r.ci_high,
@@ -39,7 +44,7 @@ def reproduce(data: Dataset) -> pd.DataFrame:
         if r.outcome not in ("DCR", "ORR", "PFS", "OS"):
             row["reason"] = "no per-study safety data in the paper's tables"
         elif r.statistic == "pooled" and pd.isna(r.subgroup):
-            res, method, reason = cache.setdefault(r.outcome, _overall(data, r.outcome))
+            res, method, reason = once(r.outcome, lambda: _overall(data, r.outcome))
             row.update(reproduced=res.estimate, ci_low=res.ci_low, ci_high=res.ci_high, method=method, reason=reason)
             if r.outcome in ("DCR", "ORR"):
                 row["within_margin"] = bool(abs(res.estimate - r.estimate) <= MARGIN_ESTIMATE
@@ -48,7 +53,7 @@ def reproduce(data: Dataset) -> pd.DataFrame:
                 if not row["within_margin"]:
                     row["reason"] = "outside the stated margins"
         elif r.statistic in ("leave_one_out_min", "leave_one_out_max") and r.outcome in ("DCR", "ORR"):
-            loo = leave_one_out(data.select(r.outcome, "table2"), "PFT", "DL")
+            loo = once(("loo", r.outcome), lambda: leave_one_out(data.select(r.outcome, "table2"), "PFT", "DL"))
             row.update(reproduced=loo["estimate"].min() if r.statistic.endswith("min") else loo["estimate"].max(),
                        method="PFT + DL leave-one-out on Table 2",
                        reason=f"Table 2 allows only {loo['estimate'].min():.4f}-{loo['estimate'].max():.4f}; "

@@ -39,7 +39,7 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-# check name -> (columns it needs, test of the rows where they are all filled), in the order they
+# check name -> (columns it needs, test on their float arrays), in the order they
 # are reported within one row (relations between columns first); a row with any of them empty passes
 VALUE_CHECKS = {
     "events_le_n": (("events", "n"), lambda d: d["events"] <= d["n"]),
@@ -82,11 +82,13 @@ def parse_numbers(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple]]:
 
 def value_failures(typed: pd.DataFrame) -> list[tuple]:
     """Stage two: the (index, check name) of every failed check of :data:`VALUE_CHECKS`."""
+    values = {c: typed[c].to_numpy(float) for c in NUMERIC_COLUMNS if c in typed.columns}
     failures = []
     for name, (cols, test) in VALUE_CHECKS.items():
-        if set(cols) <= set(typed.columns):
-            passed = typed[list(cols)].isna().any(axis=1) | test(typed)
-            failures += [(index, name) for index in typed.index[~passed.to_numpy(bool)]]
+        if set(cols) <= set(values):
+            with np.errstate(invalid="ignore"):
+                passed = np.isnan(np.column_stack([values[c] for c in cols])).any(axis=1) | test(values)
+            failures += [(index, name) for index in typed.index[~passed]]
     return _by_row(failures)
 
 
