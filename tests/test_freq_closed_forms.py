@@ -84,3 +84,17 @@ def test_brentq_fails_where_scipys_does(f, a, b, maxiter, error):
         optimize.brentq(f, a, b, xtol=1e-12, maxiter=maxiter)
     with pytest.raises(error):
         brentq(f, a, b, 1e-12, 4 * np.finfo(float).eps, maxiter)
+
+
+def test_pool_without_q_profile_differs_only_in_the_intervals(dataset):
+    """q_profile=False (leave-one-out's refits) drops the tau2 and I2 CIs and changes nothing else."""
+    from dataclasses import asdict
+
+    from bayes_prrt.freq.pool import pool
+
+    rows = dataset.select("DCR", "table2")
+    full, fast = asdict(pool(rows, "PFT", "REML")), asdict(pool(rows, "PFT", "REML", q_profile=False))
+    assert full["tau2_ci"] is not None and full["I2_ci"] is not None
+    assert fast["tau2_ci"] is None and fast["I2_ci"] is None
+    assert {k: v for k, v in fast.items() if not k.endswith("_ci")} == {k: v for k, v in full.items()
+                                                                         if not k.endswith("_ci")}
