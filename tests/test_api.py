@@ -189,6 +189,30 @@ def test_light_imports():
     assert out.stdout.strip() == ""
 
 
+LIGHT_COMMANDS = (["--help"], ["summary"], ["audit"], ["validate"], ["pool", "--outcome", "DCR", "--method", "freq"])
+# what none of them needs; each would take a good part of their start-up budget (2x `import pandas`)
+NOT_LOADED = ("pymc", "arviz", "pytensor", "matplotlib", "jinja2", "openpyxl", "numba", "xarray", "pandera",
+              "scipy.stats", "scipy.optimize")
+
+
+def test_light_commands_load_no_engine():
+    """--help, summary, audit, validate and pool --method freq, each run in turn in one process, load
+    none of NOT_LOADED (issue 12: they start in at most twice the time of `import pandas`)."""
+    code = f"""
+import contextlib, io, sys
+from bayes_prrt.cli import main
+for args in {LIGHT_COMMANDS!r}:
+    with contextlib.redirect_stdout(io.StringIO()):
+        try:
+            main(args)
+        except SystemExit as stop:
+            assert stop.code == 0, (args, stop.code)
+    print(' '.join(args), '->', ','.join(m for m in {NOT_LOADED!r} if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines() == [f"{' '.join(args)} -> " for args in LIGHT_COMMANDS], out.stdout
+
+
 def test_seed_streams_are_independent_and_reproducible():
     from bayes_prrt import seeds
 

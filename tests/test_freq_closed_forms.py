@@ -39,3 +39,62 @@ def test_homogeneous_studies_give_zero_tau2_for_every_estimator():
     y, v = np.full(5, 0.4), np.full(5, 0.01)
     for method in ("DL", "REML", "PM", "ML"):
         assert rma(y, v, method=method).tau2 == 0.0
+
+
+def _q_profile(t):  # the generalised Q of four studies minus a chi2 quantile: what the Q-profile CI solves
+    from bayes_prrt.freq.tau2 import q_generalised
+
+    y, v = np.array([0.1, 0.5, 0.9, 0.3]), np.array([0.01, 0.02, 0.04, 0.03])
+    return q_generalised(y, v, np.ones((4, 1)), t) - 0.2158
+
+
+@pytest.mark.parametrize("f,a,b", [
+    (lambda x: np.cos(x) - x, 0.0, 2.0), (lambda x: x**3 - 2 * x - 5, 2.0, 3.0),
+    (lambda x: np.exp(x) - 1e-8, -30.0, 5.0), (lambda x: np.tanh(50 * (x - 0.3)), -1.0, 1.0),
+    (lambda x: (x - 1e-3) ** 3, 0.0, 1e4), (lambda x: 0.5 - x, 0.0, 0.5), (_q_profile, 0.0, 10.0),
+])
+def test_brentq_is_scipys_to_the_last_bit(f, a, b):
+    """tau2.brentq (a port, so that the frequentist commands need not import scipy.optimize) against
+    scipy.optimize.brentq: the same points evaluated and the same root, bit for bit, at the tolerances
+    the tau2 solvers use and looser."""
+    from scipy import optimize
+
+    from bayes_prrt.freq.tau2 import brentq
+
+    def traced(points):
+        return lambda x: points.append(float(x)) or f(x)
+
+    for xtol, rtol in [(1e-12, 4 * np.finfo(float).eps), (1e-4, 1e-6)]:
+        ours, theirs = [], []
+        root = brentq(traced(ours), a, b, xtol, rtol, 1000)
+        assert root == optimize.brentq(traced(theirs), a, b, xtol=xtol, rtol=rtol, maxiter=1000)
+        assert ours == theirs
+
+
+@pytest.mark.parametrize("f,a,b,maxiter,error", [
+    (lambda x: np.tanh(50 * (x - 0.3)), -1.0, 1e6, 3, RuntimeError),  # not converged in 3 iterations
+    (lambda x: x**2 + 1, 0.0, 1.0, 100, ValueError),  # no sign change
+])
+def test_brentq_fails_where_scipys_does(f, a, b, maxiter, error):
+    from scipy import optimize
+
+    from bayes_prrt.freq.tau2 import brentq
+
+    with pytest.raises(error):
+        optimize.brentq(f, a, b, xtol=1e-12, maxiter=maxiter)
+    with pytest.raises(error):
+        brentq(f, a, b, 1e-12, 4 * np.finfo(float).eps, maxiter)
+
+
+def test_pool_without_q_profile_differs_only_in_the_intervals(dataset):
+    """q_profile=False (leave-one-out's refits) drops the tau2 and I2 CIs and changes nothing else."""
+    from dataclasses import asdict
+
+    from bayes_prrt.freq.pool import pool
+
+    rows = dataset.select("DCR", "table2")
+    full, fast = asdict(pool(rows, "PFT", "REML")), asdict(pool(rows, "PFT", "REML", q_profile=False))
+    assert full["tau2_ci"] is not None and full["I2_ci"] is not None
+    assert fast["tau2_ci"] is None and fast["I2_ci"] is None
+    assert {k: v for k, v in fast.items() if not k.endswith("_ci")} == {k: v for k, v in full.items()
+                                                                         if not k.endswith("_ci")}

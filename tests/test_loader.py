@@ -81,3 +81,15 @@ def test_cli_bad_input_one_line_nonzero(case, write_csv):
     assert len(lines) == 1, result.output
     assert f"row {row}" in lines[0] and f"column '{column}'" in lines[0]
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text,row,column,message", [
+    # row 3 fails two checks: the relation between columns is reported; rows 4 and 5 are counted
+    ("study,outcome,events,n\na,DCR,20,30\nb,DCR,2e9,50\nc,DCR,-1,30\nd,DCR,5,0.5\n", 3, "events",
+     "events exceed n (and problems in 2 more rows)"),
+    ("study,outcome,events,n\na,DCR,x,y\nb,DCR,20,z\n", 2, "events", "'x' is not a number (and problems in 1 more row)"),
+])
+def test_first_problem_is_reported_and_the_other_rows_counted(text, row, column, message, write_csv):
+    with pytest.raises(DataError) as info:
+        read_outcomes(write_csv(text))
+    assert (info.value.row, info.value.column) == (row, column) and str(info.value).endswith(message)

@@ -18,9 +18,9 @@ from ..freq.pool import leave_one_out, pool, subgroups
 MARGIN_ESTIMATE, MARGIN_CI = 0.005, 0.01
 
 
-def _overall(data: Dataset, outcome: str):
+def _overall(data: Dataset, outcome: str, table2):
     if outcome in ("DCR", "ORR"):
-        return pool(data.select(outcome, "table2"), "PFT", "DL"), "PFT + DL on Table 2", ""
+        return pool(table2(outcome), "PFT", "DL"), "PFT + DL on Table 2", ""
     res = pool(data.select(outcome, "published"), "MEDIAN", "DL")
     return res, "raw medians + DL on primary figures", (
         f"per-study {outcome} values are only in the paper's Figure 3, not public; ours pools the "
@@ -29,8 +29,16 @@ def _overall(data: Dataset, outcome: str):
 
 def reproduce(data: Dataset) -> pd.DataFrame:
     """One row per published pooled result: published value, our reproduction, difference, reason."""
-    out = []
-    cache = {}
+    out, cache = [], {}
+
+    def once(key, compute):  # each selection and pooling computed once (e.g. leave-one-out: its min and max)
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
+    def table2(outcome):
+        return once(("table2", outcome), lambda: data.select(outcome, "table2"))
+
     for r in data.published.itertuples():
         row = {"result": r.result, "outcome": r.outcome, "published": r.estimate,
                "published_ci_low": r.ci_low, "published_ci_high": r.ci_high,
@@ -39,7 +47,7 @@ def reproduce(data: Dataset) -> pd.DataFrame:
         if r.outcome not in ("DCR", "ORR", "PFS", "OS"):
             row["reason"] = "no per-study safety data in the paper's tables"
         elif r.statistic == "pooled" and pd.isna(r.subgroup):
-            res, method, reason = cache.setdefault(r.outcome, _overall(data, r.outcome))
+            res, method, reason = once(r.outcome, lambda: _overall(data, r.outcome, table2))
             row.update(reproduced=res.estimate, ci_low=res.ci_low, ci_high=res.ci_high, method=method, reason=reason)
             if r.outcome in ("DCR", "ORR"):
                 row["within_margin"] = bool(abs(res.estimate - r.estimate) <= MARGIN_ESTIMATE
@@ -48,7 +56,7 @@ def reproduce(data: Dataset) -> pd.DataFrame:
                 if not row["within_margin"]:
                     row["reason"] = "outside the stated margins"
         elif r.statistic in ("leave_one_out_min", "leave_one_out_max") and r.outcome in ("DCR", "ORR"):
-            loo = leave_one_out(data.select(r.outcome, "table2"), "PFT", "DL")
+            loo = once(("loo", r.outcome), lambda: leave_one_out(table2(r.outcome), "PFT", "DL"))
             row.update(reproduced=loo["estimate"].min() if r.statistic.endswith("min") else loo["estimate"].max(),
                        method="PFT + DL leave-one-out on Table 2",
                        reason=f"Table 2 allows only {loo['estimate'].min():.4f}-{loo['estimate'].max():.4f}; "
@@ -56,7 +64,7 @@ def reproduce(data: Dataset) -> pd.DataFrame:
         elif r.statistic == "pooled" and r.subgroup_by == "grade" and r.outcome in ("DCR", "ORR"):
             level = "G1-2" if r.subgroup == "G1-2" else None
             if level:
-                sub = subgroups(data.select(r.outcome, "table2"), "grade", "PFT", "DL").levels[level]
+                sub = subgroups(table2(r.outcome), "grade", "PFT", "DL").levels[level]
                 row.update(reproduced=sub.estimate, ci_low=sub.ci_low, ci_high=sub.ci_high,
                            method=f"PFT + DL, the {sub.k} G1-2-only studies of Table 2")
             row["reason"] = ("the paper's grade subgroups use within-study data that are not public; "

@@ -107,17 +107,20 @@ class Dataset:
             return rows.reset_index(drop=True)
         if values not in VALUE_POLICIES:
             raise AnalysisError(f"unknown value policy '{values}'; choose one of {', '.join(VALUE_POLICIES)}")
-        table2 = rows[rows["value_source"] == "meta_table2"]
-        primary = rows[rows["value_source"] == "primary"]
-        in_meta = rows["in_meta"].astype(str).str.lower() == "true"
+        source = rows["value_source"]  # masks first: each policy filters the wide frame once
+
+        def in_meta():
+            return rows["in_meta"].astype(str).str.lower() == "true"
+
         if values == "table2":
-            chosen = table2
+            chosen = rows[source == "meta_table2"]
         elif values == "primary":
-            chosen = primary
+            chosen = rows[source == "primary"]
         elif values == "published":
-            chosen = table2 if not table2.empty else primary[in_meta.loc[primary.index]]
+            table2 = source == "meta_table2"
+            chosen = rows[table2] if table2.any() else rows[(source == "primary") & in_meta()]
         else:
-            chosen = self._best_per_study(rows if values == "living" else rows[in_meta], POLICY_ORDER[values])
+            chosen = self._best_per_study(rows if values == "living" else rows[in_meta()], POLICY_ORDER[values])
         if chosen.empty:
             raise AnalysisError(f"no {outcome} values under the '{values}' policy "
                                 f"({VALUE_POLICIES[values]})")

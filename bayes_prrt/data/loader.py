@@ -14,13 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pandera.errors import SchemaErrors
 
 from ..errors import DataError
 from ..outcomes import BINARY_COLUMNS, KNOWN_OUTCOMES
 from .formats import Table, read_table
 from .schema import (CHECK_MESSAGES, CORE_COLUMNS, NUMERIC_COLUMNS, REQUIRED_COLUMNS, outcome_name_problem,
-                     type_schema, value_schema)
+                     parse_numbers, value_failures)
 
 
 def _shown(value, limit: int = 40) -> str:
@@ -29,21 +28,16 @@ def _shown(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _raise_first(table: Table, err: SchemaErrors, stage: str) -> None:
-    raw = table.frame
-    cases = err.failure_cases.copy()
-    cases = cases[cases["index"].notna()]
-    if cases.empty:  # a check that failed as a whole; should not happen with these schemas
-        raise DataError(table.file, f"invalid data ({err.failure_cases.iloc[0]['check']})")
-    cases["_order"] = cases["index"].astype(int)
-    first = cases.sort_values("_order").iloc[0]
-    index = int(first["index"])
+def _raise_first(table: Table, failures: list[tuple], stage: str) -> None:
+    """Raise on the first of the (index, column or check) ``failures`` of a stage, if any."""
+    if not failures:
+        return
+    index, what = failures[0]
     if stage == "type":
-        column = first["column"]
-        problem = f"'{_shown(raw.loc[index, column])}' is not a number"
+        column, problem = what, f"'{_shown(table.frame.loc[index, what])}' is not a number"
     else:
-        column, problem = CHECK_MESSAGES[first["check"]]
-    more = len(cases["_order"].unique()) - 1
+        column, problem = CHECK_MESSAGES[what]
+    more = len({int(i) for i, _ in failures}) - 1
     suffix = f" (and problems in {more} more row{'s' if more > 1 else ''})" if more else ""
     raise table.error(problem + suffix, index, column)
 
@@ -147,16 +141,11 @@ def validate_outcomes(table: Table) -> pd.DataFrame:
     if raw.empty:
         raise DataError(table.file, "the file has a header but no data rows")
     _check_columns(table)
-    try:
-        typed = type_schema(raw.columns).validate(raw, lazy=True)
-    except SchemaErrors as err:
-        _raise_first(table, err, "type")
+    typed, failures = parse_numbers(raw)
+    _raise_first(table, failures, "type")
     _check_finite(table, typed)
     _check_reported(table)
-    try:
-        typed = value_schema(raw.columns).validate(typed, lazy=True)
-    except SchemaErrors as err:
-        _raise_first(table, err, "value")
+    _raise_first(table, value_failures(typed), "value")
     typed["kind"] = _check_rows(table, typed)
     _check_duplicates(table, typed)
     for col in ("events", "n"):

@@ -1,15 +1,17 @@
-"""Pandera schemas of the long-format outcome CSV, in two stages.
+"""Checks of the long-format outcome table, in two stages (plain pandas, cheap to import).
 
-Stage one coerces the numeric columns (a cell that is not a number fails here);
+Stage one reads the numeric columns as floats (a cell that is not a number fails here);
 stage two checks values and the relations between columns. Each check carries the
-column it is reported against and the fix the user is told.
+column it is reported against and the fix the user is told. Both stages list every
+failure, first row first, so that the loader reports the first and counts the rest.
 """
 
 from __future__ import annotations
 
 import re
 
-import pandera.pandas as pa
+import numpy as np
+import pandas as pd
 
 NUMERIC_COLUMNS = ("events", "n", "median", "ci_low", "ci_high")
 REQUIRED_COLUMNS = ("study", "outcome")
@@ -37,50 +39,57 @@ CHECK_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def _is_whole(s):
-    return s.isna() | (s % 1 == 0)
+# check name -> (columns it needs, test on their float arrays), in the order they
+# are reported within one row (relations between columns first); a row with any of them empty passes
+VALUE_CHECKS = {
+    "events_le_n": (("events", "n"), lambda d: d["events"] <= d["n"]),
+    "ci_low_le_median": (("ci_low", "median"), lambda d: d["ci_low"] <= d["median"]),
+    "ci_high_ge_median": (("ci_high", "median"), lambda d: d["ci_high"] >= d["median"]),
+    "events_nonnegative": (("events",), lambda d: d["events"] >= 0),
+    "events_integer": (("events",), lambda d: d["events"] % 1 == 0),
+    "events_plausible": (("events",), lambda d: d["events"] <= MAX_PATIENTS),
+    "n_positive": (("n",), lambda d: d["n"] > 0),
+    "n_integer": (("n",), lambda d: d["n"] % 1 == 0),
+    "n_plausible": (("n",), lambda d: d["n"] <= MAX_PATIENTS),
+    "median_positive": (("median",), lambda d: d["median"] > 0),
+    "ci_low_positive": (("ci_low",), lambda d: d["ci_low"] > 0),
+}
 
 
-def type_schema(columns) -> pa.DataFrameSchema:
-    """Stage one: every numeric column present must parse as a number."""
-    return pa.DataFrameSchema(
-        {c: pa.Column(float, nullable=True, coerce=True) for c in NUMERIC_COLUMNS if c in columns},
-        strict=False,
-    )
+def _is_number(value) -> bool:
+    try:
+        np.float64(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
-def value_schema(columns) -> pa.DataFrameSchema:
-    """Stage two: ranges and cross-column relations on the coerced frame."""
-    specs = {
-        "events": [
-            pa.Check(lambda s: s.isna() | (s >= 0), name="events_nonnegative"),
-            pa.Check(_is_whole, name="events_integer"),
-            pa.Check(lambda s: s.isna() | (s <= MAX_PATIENTS), name="events_plausible"),
-        ],
-        "n": [
-            pa.Check(lambda s: s.isna() | (s > 0), name="n_positive"),
-            pa.Check(_is_whole, name="n_integer"),
-            pa.Check(lambda s: s.isna() | (s <= MAX_PATIENTS), name="n_plausible"),
-        ],
-        "median": [pa.Check(lambda s: s.isna() | (s > 0), name="median_positive")],
-        "ci_low": [pa.Check(lambda s: s.isna() | (s > 0), name="ci_low_positive")],
-        "ci_high": [],
-    }
-    relations = {
-        "events_le_n": (("events", "n"), lambda d: d["events"] <= d["n"]),
-        "ci_low_le_median": (("ci_low", "median"), lambda d: d["ci_low"] <= d["median"]),
-        "ci_high_ge_median": (("ci_high", "median"), lambda d: d["ci_high"] >= d["median"]),
-    }
-    frame_checks = [
-        pa.Check(lambda d, cols=cols, fn=fn: d[list(cols)].isna().any(axis=1) | fn(d), name=name)
-        for name, (cols, fn) in relations.items()
-        if set(cols) <= set(columns)
-    ]
-    return pa.DataFrameSchema(
-        {c: pa.Column(float, nullable=True, checks=specs[c]) for c in NUMERIC_COLUMNS if c in columns},
-        checks=frame_checks,
-        strict=False,
-    )
+def _by_row(failures: list[tuple]) -> list[tuple]:
+    return sorted(failures, key=lambda f: int(f[0]))  # stable: within a row, the order they were found
+
+
+def parse_numbers(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple]]:
+    """Stage one: a copy of ``frame`` with each numeric column present as floats, and the
+    (index, column) of every cell that does not parse as a number."""
+    typed, failures = frame.copy(), []
+    for col in (c for c in NUMERIC_COLUMNS if c in frame.columns):
+        try:
+            typed[col] = frame[col].astype(np.float64)
+        except (TypeError, ValueError):
+            failures += [(index, col) for index, value in frame[col].items() if not _is_number(value)]
+    return typed, _by_row(failures)
+
+
+def value_failures(typed: pd.DataFrame) -> list[tuple]:
+    """Stage two: the (index, check name) of every failed check of :data:`VALUE_CHECKS`."""
+    values = {c: typed[c].to_numpy(float) for c in NUMERIC_COLUMNS if c in typed.columns}
+    failures = []
+    for name, (cols, test) in VALUE_CHECKS.items():
+        if set(cols) <= set(values):
+            with np.errstate(invalid="ignore"):
+                passed = np.isnan(np.column_stack([values[c] for c in cols])).any(axis=1) | test(values)
+            failures += [(index, name) for index in typed.index[~passed]]
+    return _by_row(failures)
 
 
 def outcome_name_problem(name: str) -> str | None:

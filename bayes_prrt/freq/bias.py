@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..effects import back_transform, default_measure, study_effects
 from ..errors import AnalysisError
@@ -91,8 +90,10 @@ class TrimFill:
 
 def _l0(centred: np.ndarray) -> tuple[float, float]:
     """L0 and its SE from the signed ranks of |centred| (ties ranked in order of appearance)."""
+    from scipy.stats import rankdata  # here: scipy.stats takes longer to import than a light command's budget
+
     k = len(centred)
-    signed = np.sign(centred) * stats.rankdata(np.abs(centred), method="ordinal")
+    signed = np.sign(centred) * rankdata(np.abs(centred), method="ordinal")
     s = signed[signed > 0].sum()
     k0 = (4 * s - k * (k + 1)) / (2 * k - 1)
     var = (k * (k + 1) * (2 * k + 1) + 10 * k0**3 + 27 * k0**2 + 17 * k0 - 18 * k * k0**2 - 18 * k * k0

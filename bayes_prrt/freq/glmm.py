@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 from .. import distributions as dist
 from ..errors import AnalysisError
@@ -37,6 +36,8 @@ class GlmmFit:
 
 
 def _best_mu(x, n, tau, nodes):
+    from scipy.optimize import minimize_scalar  # here: slow to import, and only the GLMM needs it
+
     centre = np.log((x.sum() + 0.5) / (n.sum() - x.sum() + 0.5))
     res = minimize_scalar(lambda m: -loglik(x, n, m, tau, nodes), bracket=(centre - 1, centre + 1),
                           options={"xtol": 1e-12})
@@ -57,6 +58,8 @@ def fit_glmm(events, n, nodes: int = NODES, level: float = 0.95) -> GlmmFit:
     x, n = np.asarray(events, float), np.asarray(n, float)
     if len(x) < 2:
         raise AnalysisError("the GLMM needs at least 2 studies")
+    from scipy.optimize import minimize_scalar
+
     profile = lambda tau: -_best_mu(x, n, tau, nodes)[1]  # noqa: E731
     res = minimize_scalar(profile, bounds=(0.0, _TAU_MAX), method="bounded", options={"xatol": 1e-10})
     tau = float(res.x)

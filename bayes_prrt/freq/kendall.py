@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from .. import distributions as dist
 
 
 @dataclass(frozen=True)
@@ -64,4 +64,4 @@ def kendall_test(x, y) -> KendallTest:
              + ties(tx, np.ones_like) * ties(ty, np.ones_like) / (2 * n * (n - 1))
              + ties(tx, lambda t: t - 2) * ties(ty, lambda t: t - 2) / (9 * n * (n - 1) * (n - 2)))
     z = s / np.sqrt(var_s)
-    return KendallTest(float(tau), float(2 * stats.norm.sf(abs(z))), False)
+    return KendallTest(float(tau), float(2 * dist.norm_sf(abs(z))), False)

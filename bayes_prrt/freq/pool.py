@@ -68,15 +68,15 @@ def _check_k(k: int, outcome: str, minimum: int) -> None:
 
 
 def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool = False,
-         min_k: int = 2, median_se: str = "ci") -> Pooled:
+         min_k: int = 2, median_se: str = "ci", q_profile: bool = True) -> Pooled:
     """Pool one outcome's rows (one per study); ``median_se``: the rule for medians without a CI
-    ("ci": left out; "ci+n": SE c/sqrt(n), see ``effects.py``)."""
+    ("ci": left out; "ci+n": SE c/sqrt(n), see ``effects.py``); ``q_profile=False``: no CI for tau2 and I2."""
     outcome = str(rows["outcome"].iloc[0])
     eff, used = study_effects(rows, measure, median_se)
     _check_k(len(used), outcome, min_k)
     if measure == "GLMM":  # a one-study level of ``subgroups``: its own estimate, exact CI
         return _pool_glmm(outcome, used, eff) if len(used) > 1 else single_study(used, measure)
-    fit = rma(eff.yi, eff.vi, method=tau2_method, hksj=hksj)
+    fit = rma(eff.yi, eff.vi, method=tau2_method, hksj=hksj, q_profile=q_profile)
     pi = fit.predict() if tau2_method != "FE" else (fit.ci_low[0], fit.ci_high[0])
     bt = back_transform([fit.estimate, fit.ci_low[0], fit.ci_high[0], *pi], measure, eff.n)
     notes = list(eff.notes)
@@ -228,9 +228,9 @@ def leave_one_out(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hks
     _check_k(len(used), str(rows["outcome"].iloc[0]), 3)
     out = []
     for i, study in enumerate(used["study"].astype(str)):
-        res = pool(used.drop(index=i).reset_index(drop=True), measure, tau2_method, hksj)
+        res = pool(used.drop(index=i).reset_index(drop=True), measure, tau2_method, hksj, q_profile=False)
         out.append({"omitted": study, "estimate": res.estimate, "ci_low": res.ci_low, "ci_high": res.ci_high,
                     "estimate_t": res.estimate_t, "se_t": res.se_t, "tau2": res.tau2, "I2": res.I2, "Q": res.Q})
     frame = pd.DataFrame(out)
-    frame.attrs["full"] = pool(used, measure, tau2_method, hksj).estimate  # the estimate with every study
+    frame.attrs["full"] = pool(used, measure, tau2_method, hksj, q_profile=False).estimate  # with every study
     return frame

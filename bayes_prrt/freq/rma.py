@@ -75,8 +75,9 @@ def q_profile_ci(y, v, X, level: float = 0.95) -> tuple[float, float]:
 
 
 def rma(y, v, X=None, method: str = "REML", hksj: bool = False, coef_names=None,
-        level: float = 0.95) -> RmaFit:
-    """Fit the common-effect (``method='FE'``) or random-effects model."""
+        level: float = 0.95, q_profile: bool = True) -> RmaFit:
+    """Fit the common-effect (``method='FE'``) or random-effects model; ``q_profile=False`` skips the
+    Q-profile CI of tau2 (``tau2_ci`` None), the slowest part, for callers that do not report it."""
     y, v = np.asarray(y, float), np.asarray(v, float)
     X = np.ones((len(y), 1)) if X is None else np.asarray(X, float)
     k, p = X.shape
@@ -111,7 +112,7 @@ def rma(y, v, X=None, method: str = "REML", hksj: bool = False, coef_names=None,
             p_QM = float(dist.f_sf(QM, p - 1, df))
         else:
             p_QM = float(dist.chi2_sf(QM, p - 1))
-    tau2_ci = q_profile_ci(y, v, X, level) if method != FIXED and k - p >= 1 else None
+    tau2_ci = q_profile_ci(y, v, X, level) if q_profile and method != FIXED and k - p >= 1 else None
     return RmaFit(
         method=method, hksj=hksj, k=k,
         coef_names=list(coef_names) if coef_names is not None else ["intrcpt"],

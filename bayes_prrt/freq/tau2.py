@@ -13,10 +13,10 @@ the highest likelihood wins. Nothing forms the k x k matrix P, so cost is O(k p^
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import brentq
 
 from ..names import TAU2_METHODS as METHODS
 
@@ -52,6 +52,47 @@ def q_generalised(y, v, X, tau2) -> float:
 
 def _brent(f, lo, hi):
     return brentq(f, lo, hi, xtol=TOL, rtol=4 * np.finfo(float).eps, maxiter=1000)
+
+
+def brentq(f, a: float, b: float, xtol: float, rtol: float, maxiter: int) -> float:
+    """Root of ``f`` in [a, b] by Brent's method: a line-by-line port of ``scipy.optimize.brentq``
+    (``scipy/optimize/Zeros/brentq.c``), so the same iterates and root to the last bit (tested against
+    it), without importing scipy.optimize, which alone would take more than the start-up budget of the
+    frequentist commands."""
+    xpre, xcur = float(a), float(b)
+    xblk = fblk = spre = scur = 0.0
+    fpre, fcur = float(f(xpre)), float(f(xcur))
+    if fpre == 0:
+        return xpre
+    if fcur == 0:
+        return xcur
+    if math.copysign(1, fpre) == math.copysign(1, fcur):
+        raise ValueError("f(a) and f(b) must have different signs")
+    for _ in range(maxiter):
+        if fpre != 0 and fcur != 0 and math.copysign(1, fpre) != math.copysign(1, fcur):
+            xblk, fblk = xpre, fpre
+            spre = scur = xcur - xpre
+        if abs(fblk) < abs(fcur):
+            xpre, xcur, xblk = xcur, xblk, xcur
+            fpre, fcur, fblk = fcur, fblk, fcur
+        delta = (xtol + rtol * abs(xcur)) / 2
+        sbis = (xblk - xcur) / 2
+        if fcur == 0 or abs(sbis) < delta:
+            return xcur
+        if abs(spre) > delta and abs(fcur) < abs(fpre):
+            if xpre == xblk:  # interpolate
+                stry = -fcur * (xcur - xpre) / (fcur - fpre)
+            else:  # extrapolate
+                dpre = (fpre - fcur) / (xpre - xcur)
+                dblk = (fblk - fcur) / (xblk - xcur)
+                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+            spre, scur = (scur, stry) if 2 * abs(stry) < min(abs(spre), 3 * abs(sbis) - delta) else (sbis, sbis)
+        else:  # bisect
+            spre = scur = sbis
+        xpre, fpre = xcur, fcur
+        xcur += scur if abs(scur) > delta else (delta if sbis > 0 else -delta)
+        fcur = float(f(xcur))
+    raise RuntimeError(f"Failed to converge after {maxiter} iterations, value is {xcur}")
 
 
 def root_decreasing(f, upper_start: float) -> float:

@@ -40,7 +40,7 @@ from .html import render_report
 from .summary import published_pooled
 
 PACKAGES = ("bayes-prrt", "numpy", "scipy", "pandas", "pymc", "pytensor", "nutpie", "numba", "arviz", "matplotlib",
-            "jinja2", "pandera")
+            "jinja2")
 
 
 FIGURE_BYTES = 100_000  # a generous size of one PNG figure (30-40 kB), for the free-space check

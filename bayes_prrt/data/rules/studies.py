@@ -51,7 +51,9 @@ def check_units(data: Dataset) -> list[Finding]:
     judgement of maturity."""
     found = []
     studies = study_table(data)
-    medians = data.outcomes[data.outcomes["kind"] == "median"]
+    medians = {}  # study -> its median rows (a dict: filtering the frame once per study is slow)
+    for m in data.outcomes[data.outcomes["kind"] == "median"].itertuples():
+        medians.setdefault(m.study, []).append(m)
     for s in studies.itertuples():
         if (value := text(getattr(s, "activity_gbq", None))) and (problem := _activity_problem(value)):
             found.append(Finding("units", s.study, "(study)", f"activity_gbq: {problem[1]}", problem[0]))
@@ -62,7 +64,7 @@ def check_units(data: Dataset) -> list[Finding]:
         followup = pd.to_numeric(pd.Series([text(getattr(s, "followup_months", None))]), errors="coerce").iloc[0]
         if pd.isna(followup):
             continue
-        for m in medians[(medians["study"] == s.study) & (medians["median"] == followup)].itertuples():
+        for m in (m for m in medians.get(s.study, ()) if m.median == followup):
             found.append(Finding("units", s.study, "(study)",
                                  f"followup_months {followup:g} equals the study's {m.outcome} median "
                                  f"({getattr(m, 'value_source', 'file')}): the median may have been copied "

@@ -30,10 +30,10 @@ def check_grim(data: Dataset) -> list[Finding]:
     ]
 
 
-def _matches(shown: str, n: int, groups: pd.DataFrame) -> list[str]:
+def _matches(shown: str, n: int, groups: list) -> list[str]:
     """'k/d (group)' for each candidate denominator d other than n that the printed proportion fits."""
     out = []
-    for g in groups.itertuples():
+    for g in groups:
         k = grim_count(shown, int(g.n)) if int(g.n) != n else None
         if k is not None:
             out.append(f"{k}/{int(g.n)} ({g.group})")
@@ -49,33 +49,34 @@ def check_denominators(data: Dataset) -> list[Finding]:
     Why it matters: a rate over the wrong denominator is a different rate, with the wrong weight.
     """
     found = []
-    dens = data.denominators
-    rows = data.outcomes[data.outcomes["n"].notna() & data.outcomes["study"].isin(dens["study"])]
+    by_study = {}  # plain tuples: filtering a frame once per row is what made this rule slow
+    for g in data.denominators[["study", "group", "n", "role"]].itertuples(index=False):
+        by_study.setdefault(g.study, []).append(g)
+    rows = data.outcomes[data.outcomes["n"].notna() & data.outcomes["study"].isin(list(by_study))]
     for r in rows.assign(value_source=value_sources(rows)).itertuples():
-        cands = dens[dens["study"] == r.study]
+        cands = by_study[r.study]
         subgroup = r.value_source == "subgroup"
-        usable = cands[cands["role"].eq("subgroup") if subgroup else cands["role"].isin(RATE_ROLES)]
-        own = cands[cands["n"] == int(r.n)]
+        usable = [g for g in cands if (g.role == "subgroup" if subgroup else g.role in RATE_ROLES)]
+        own = [g for g in cands if g.n == int(r.n)]
         binary = r.kind == "binary"
         shown = printed(r) if binary else ""
         matches = _matches(shown, int(r.n), usable) if binary else []
         also = f"; {shown} fits {', '.join(matches)}" if matches else ""
-        wrong = own[own["role"].isin(list(WRONG_ROLES))]
+        wrong = [g for g in own if g.role in WRONG_ROLES]
         where = f"{r.value_source} {r.outcome}".strip()
-        if not wrong.empty:
-            g = wrong.iloc[0]
+        if wrong:
             found.append(Finding("denominators", r.study, r.outcome,
-                                 f"{where}: n = {int(r.n)} is {g['group']}, {WRONG_ROLES[g['role']]}{also}",
+                                 f"{where}: n = {int(r.n)} is {wrong[0].group}, {WRONG_ROLES[wrong[0].role]}{also}",
                                  "error", r.value_source))
-        elif own.empty:
-            known = ", ".join(f"{int(g.n)} {g.group}" for g in usable.itertuples())
+        elif not own:
+            known = ", ".join(f"{int(g.n)} {g.group}" for g in usable)
             found.append(Finding("denominators", r.study, r.outcome,
                                  f"{where}: n = {int(r.n)} is none of the study's reported "
                                  f"{'subgroup sizes' if subgroup else 'denominators'} ({known}){also}",
                                  "warning", r.value_source))
         elif binary and text(getattr(r, "reported", None)) and not grim_consistent(shown, int(r.n)) and matches:
             found.append(Finding("denominators", r.study, r.outcome,
-                                 f"{where}: {shown} is impossible over n = {int(r.n)} ({own.iloc[0]['group']}) "
+                                 f"{where}: {shown} is impossible over n = {int(r.n)} ({own[0].group}) "
                                  f"but fits {', '.join(matches)}", "error", r.value_source))
     return found
 
@@ -118,15 +119,18 @@ def check_complementary(data: Dataset) -> list[Finding]:
     halves of a split the study reports (Ortega 2021: 71 clinical responders / 20 non-responders),
     else a warning."""
     found = []
-    rows = binary_rows(data)
-    for (study, source), g in rows.groupby(["study", "value_source"], sort=False):
-        cells = {r.outcome: r for r in g.itertuples()}
+    by_source, by_study = {}, {}  # as groupby(sort=False), without a frame per group
+    for r in binary_rows(data).itertuples():
+        if pd.notna(r.value_source):
+            by_source.setdefault((r.study, r.value_source), {})[r.outcome] = r
+        by_study.setdefault(r.study, []).append(r)
+    for (study, source), cells in by_source.items():
         dcr, orr = cells.get("DCR"), cells.get("ORR")
         if dcr is not None and orr is not None and orr.events / orr.n > dcr.events / dcr.n:
             found.append(Finding("complementary", study, "ORR", f"{_cell(orr)} exceeds {_cell(dcr)}: responders "
                                                                 f"are part of disease control", "error", source))
-    for study, g in rows.groupby("study", sort=False):
-        for a, b in combinations(g.itertuples(), 2):
+    for study, g in by_study.items():
+        for a, b in combinations(g, 2):
             if a.n != b.n or a.events + b.events != a.n:
                 continue
             split = _split(data, study, {int(a.events), int(b.events)})
