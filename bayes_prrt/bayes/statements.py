@@ -87,6 +87,14 @@ def parse(statement: str, outcome: str) -> Statement:
     return Statement(str(statement).strip(), lhs, match["op"], rhs)
 
 
+def compared_levels(st: Statement) -> tuple[str, str]:
+    """The two levels of a statement "A < B" or "A > B" (A, B), what a within-study statement must be."""
+    if len(st.lhs) != 1 or not isinstance(st.rhs, tuple) or len(st.rhs) != 1 or len(st.levels) != 2:
+        raise AnalysisError(f"within-study statement '{st.text}': compare two levels, e.g. 'G3 < G1' (the median "
+                            f"of G3 below G1's)")
+    return st.lhs[0], st.rhs[0]
+
+
 def check_levels(statement: Statement, by: str | None, levels) -> None:
     """Every level the statement names must be a level of ``by`` in the data."""
     named = statement.levels

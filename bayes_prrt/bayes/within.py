@@ -37,7 +37,7 @@ from ..formatting import fit_html, frame_text, interval
 from ..priors import Prior, resolve_priors
 from .exact import exact_posterior
 from .result import exact_interval
-from .statements import WITHIN_STUDY, parse
+from .statements import WITHIN_STUDY, compared_levels, parse
 from .summaries import conditional_study_effects, summary
 
 DRAWS = 10_000  # i.i.d. draws of the exact posterior, for the study effects and the hazard-ratio scale
@@ -87,7 +87,8 @@ def within_contrasts(table: pd.DataFrame, outcome: str, by: str, level: str, ref
 def within_priors(priors: dict | None = None) -> dict[str, Prior]:
     """mu (the mean contrast) and tau: by default the log-median model's beta and tau priors."""
     base = resolve_priors("median")
-    return resolve_priors("median", {"mu": base["beta"], "tau": base["tau"], **(priors or {})})
+    given = {name: value for name, value in (priors or {}).items() if value not in (None, "")}
+    return resolve_priors("median", {"mu": base["beta"], "tau": base["tau"], **given})
 
 
 def within_study(data, outcome: str, by: str, level: str, reference: str, value_source: str = "unadjusted",
@@ -113,6 +114,14 @@ def within_study(data, outcome: str, by: str, level: str, reference: str, value_
                      f"rests on its estimate and barely on the tau prior")
     return WithinFit(outcome, by, level, reference, value_source, contrasts, resolved, exact,
                      {"mu": d["mu"], "tau": d["tau"], "theta": theta}, notes)
+
+
+def statement_fit(data, statement: dict, priors: dict[str, Prior], seed: int = 20261123) -> WithinFit:
+    """The within-study fit a spec statement ({outcome, by, text} with text "A < B" or "A > B") rests on, A the
+    level and B the reference; ``priors``: the log-median model's, whose beta and tau priors it takes."""
+    return within_study(data, statement["outcome"], statement["by"],
+                        *compared_levels(parse(statement["text"], statement["outcome"])),
+                        priors={"mu": priors["beta"], "tau": priors["tau"]}, seed=seed)
 
 
 @dataclass(eq=False)
@@ -179,15 +188,14 @@ class WithinFit:
         """P(statement) for "A < B" or "A > B" (A, B the two levels): the median of A below (above) B's, within
         studies; from the exact CDF (method exact)."""
         st = parse(statement, self.outcome)
-        terms = st.lhs + (st.rhs if isinstance(st.rhs, tuple) else ())
-        if len(st.lhs) != 1 or not isinstance(st.rhs, tuple) or sorted(terms) != sorted((self.level, self.reference)):
+        if set(compared_levels(st)) != {self.level, self.reference}:
             raise AnalysisError(f"within-study statement '{st.text}': compare the two levels, "
                                 f"'{self.level} < {self.reference}' or '{self.level} > {self.reference}'")
         below = self.p_shorter() if st.lhs[0] == self.level else 1.0 - self.p_shorter()
         return {"statement": st.text, "outcome": self.outcome, "probability": below if "<" in st.op else 1.0 - below,
                 "mcse": 0.0, "draws": int(self.draws["mu"].size), "method": "exact", "comparison": WITHIN_STUDY,
                 "by": self.by, "k": self.k, "value_source": self.value_source,
-                "studies": self.contrasts["study"].tolist()}
+                "studies": ", ".join(self.contrasts["study"])}
 
     def summary(self) -> pd.DataFrame:
         """One row per quantity: the mean median ratio, the hazard ratio, a new study's ratio, tau, each study."""
