@@ -163,18 +163,26 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
                           "wording": wording(by_prior, by_scenario, thresholds)}
         both = {**verdicts[text]["priors"]["regions"], **verdicts[text]["scenarios"]["regions"]}
         verdicts[text]["overall"] = "robust" if len(set(both.values())) == 1 else "conclusion changes"
-    verdicts |= {st["text"]: _within_verdict(data, st, grid, base_priors, thresholds, settings.seed) for st in within}
+    verdicts |= {st["text"]: _within_verdict(data, st, grid, base_priors, thresholds, settings.seed, notes)
+                 for st in within}
     return OutcomeSensitivity(
         outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out, loo=loo, loo_range=loo_range, psens=psens,
         verdicts=verdicts, timing=timing, notes=notes)
 
 
-def _within_verdict(data: Dataset, statement: dict, grid: list[GridEntry], base_priors, thresholds, seed) -> dict:
+def _within_verdict(data: Dataset, statement: dict, grid: list[GridEntry], base_priors, thresholds, seed,
+                    notes: list[str]) -> dict:
     """A within-study statement under each tau prior of the grid (the data scenarios and the mu priors of the
-    grid do not touch the within-study model, whose mean contrast has the beta prior)."""
-    by_prior = {entry.label: statement_fit(data, statement, resolve_priors("median", {**base_priors, **entry.priors}),
-                                           seed).prob(statement["text"])["probability"]
-                for entry in grid if "tau" in entry.priors}
+    grid do not touch the within-study model, whose mean contrast has the beta prior); a prior the exact
+    engine cannot take is left out with a note."""
+    by_prior = {}
+    for entry in (e for e in grid if "tau" in e.priors):
+        try:
+            fit = statement_fit(data, statement, resolve_priors("median", {**base_priors, **entry.priors}), seed)
+        except AnalysisError as err:
+            notes.append(f"{entry.label}: within-study '{statement['text']}' not computed ({err})")
+            continue
+        by_prior[entry.label] = fit.prob(statement["text"])["probability"]
     out = {"priors": verdict(by_prior, thresholds), "scenarios": verdict({}, thresholds),
            "wording": wording(by_prior, {}, thresholds)}
     return out | {"overall": out["priors"]["verdict"] if by_prior else "not run"}
