@@ -197,3 +197,71 @@ def test_shipped_grade_contrast(dataset):
         fit.prob("G3 > 0.5")
     with pytest.raises(AnalysisError, match="compare the two levels"):
         fit.prob("G2 < G1")
+
+
+# ------------------------------------------------------------------ specs and the report's summary
+WITHIN_ST = '[[statements]]\noutcome = "PFS"\nby = "grade"\ncomparison = "within-study"\ntext = "{text}"\n'
+
+
+def _spec(tmp_path, statements: str):
+    from bayes_prrt.analysis.spec import read_spec
+
+    path = tmp_path / "s.toml"
+    path.write_text('[analysis]\nname = "t"\noutcomes = ["PFS"]\ncovariates = []\nmcmc = "none"\n' + statements
+                    + '[sensitivity]\nscenarios = ["published"]\ntau_median = ["halfnormal:0.25", "halfnormal:1"]\n'
+                      'mu_median = ["normal:3,1.5"]\n')
+    return read_spec(path)
+
+
+@pytest.mark.parametrize("statement, key, message", [
+    (WITHIN_ST.replace("within-study", "within"), "statements[0].comparison", "'within' is not one of between-study, within-study"),
+    (WITHIN_ST.replace('by = "grade"\n', ""), "statements[0].by", "a within-study statement needs 'by'"),
+    (WITHIN_ST.format(text="> 18"), "statements[0].text", "'> 18': compare two levels"),
+    (WITHIN_ST.format(text="G3 - G1 < 0"), "statements[0].text", "compare two levels"),
+])
+def test_spec_refuses_bad_within_statements(tmp_path, statement, key, message):
+    from bayes_prrt.analysis.spec import SpecError
+
+    with pytest.raises(SpecError) as err:
+        _spec(tmp_path, statement)
+    assert f"key '{key}'" in str(err.value) and message in str(err.value)
+
+
+def test_spec_checks_within_statements_against_the_data(tmp_path, dataset):
+    from bayes_prrt.analysis.spec import SpecError, check_against_data
+    from bayes_prrt.data.dataset import Dataset
+
+    spec = _spec(tmp_path, WITHIN_ST.format(text="G3 < G2"))
+    with pytest.raises(SpecError, match=r"statements\[0\].text'.*no within-study PFS contrast of grade G3 vs G2.*G2 vs G1"):
+        check_against_data(spec, dataset)
+    bare = Dataset(dataset.outcomes, dataset.source, dataset.sha256, dataset.studies, dataset.published,
+                   dataset.covariates)
+    with pytest.raises(SpecError, match=r"statements\[0\].comparison'.*no within-study subgroup rows"):
+        check_against_data(_spec(tmp_path, WITHIN_ST.format(text="G3 < G1")), bare)
+    assert _spec(tmp_path, WITHIN_ST.format(text="G3 < G1")).statements[0]["comparison"] == "within-study"
+
+
+def test_summary_says_what_each_statement_rests_on(tmp_path, dataset):
+    """A small run (PFS, no MCMC): the pooled, a between-study and a within-study statement, each with its wording;
+    the within-study answer is that of within_study() under the spec's priors, its verdict over the tau grid."""
+    from bayes_prrt.analysis.pipeline import run_analysis
+    from bayes_prrt.bayes.sampling import Settings
+    from bayes_prrt.report.summary import RESTS_ON, run_summary
+
+    spec = _spec(tmp_path, '[[statements]]\noutcome = "PFS"\ntext = "> 18"\n'
+                           '[[statements]]\noutcome = "PFS"\nby = "site"\ntext = "GEP > mixed"\n'
+                 + WITHIN_ST.format(text="G3 < G1"))
+    spec.covariates = ["site"]
+    run = run_analysis(spec, dataset, Settings())
+    rows = run_summary(run)[0]["statements"]
+    assert [r["statement"] for r in rows] == ["P(PFS > 18)", "P(PFS: GEP > mixed, by site)",
+                                              "P(PFS: G3 < G1, by grade within studies)"]
+    assert [r["rests_on"] for r in rows] == [RESTS_ON[None], RESTS_ON["between-study"],
+                                             RESTS_ON["within-study"] + " (lazarenko2026)"]
+    answer = run.outcomes[0].statements[2]
+    assert answer["probability"] == within_study(dataset, "PFS", "grade", "G3", "G1").prob("G3 < G1")["probability"]
+    grid = {t: within_study(dataset, "PFS", "grade", "G3", "G1", priors={"tau": t}).prob("G3 < G1")["probability"]
+            for t in ("halfnormal:0.25", "halfnormal:1")}
+    verdict = run.outcomes[0].sensitivity.verdicts["G3 < G1"]
+    assert verdict["priors"]["range"] == [min(grid.values()), max(grid.values())]
+    assert rows[2]["verdict"] == verdict["wording"]
