@@ -71,7 +71,8 @@ def test_contrast_probability_against_brute_force_integration():
     def density(y, se):
         def at(t):
             v = se**2 + t**2
-            return tau_pdf(t) * stats.norm.pdf(x, mu0, s0) * np.prod(stats.norm.pdf(y[:, None], x[None], np.sqrt(v)[:, None]), 0)
+            likelihood = np.prod(stats.norm.pdf(y[:, None], x[None], np.sqrt(v)[:, None]), 0)
+            return tau_pdf(t) * stats.norm.pdf(x, mu0, s0) * likelihood
 
         f = integrate.quad_vec(at, 0, 6.0, epsabs=0, epsrel=1e-10)[0]
         return f / integrate.trapezoid(f, x)

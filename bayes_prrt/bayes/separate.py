@@ -23,7 +23,7 @@ from scipy.special import logit
 from .. import seeds
 from ..design import known_covariates
 from ..errors import AnalysisError
-from ..formatting import fit_html, frame_text
+from ..formatting import fit_html, frame_text, text_block
 from ..outcomes import UNITS
 from ..priors import Prior
 from .exact import exact_posterior
@@ -161,10 +161,7 @@ class SeparateTauFit:
         head = [f"Bayesian subgroups by {self.by}, a separate tau per level (k = {self.k}; exact)   outcome "
                 f"{self.outcome} ({UNITS[self.kind]})",
                 f"Priors per level: mu ~ {self.priors['mu']}, tau ~ {self.priors['tau']}"]
-        parts = ["\n".join(head), frame_text(levels), "Contrasts", frame_text(contrasts)]
-        if self.notes:
-            parts.append("\n".join(f"note: {n}" for n in self.notes))
-        return "\n\n".join(parts)
+        return text_block(["\n".join(head), frame_text(levels), "Contrasts", frame_text(contrasts)], self.notes)
 
     def __repr__(self) -> str:
         return f"<SeparateTauFit {self.outcome} by {self.by}: k={self.k}, levels={self.level_names}>"

@@ -33,7 +33,7 @@ import pandas as pd
 from .. import seeds
 from ..effects import se_from_ci
 from ..errors import AnalysisError
-from ..formatting import fit_html, frame_text, interval
+from ..formatting import fit_html, frame_text, interval, text_block
 from ..priors import Prior, resolve_priors
 from .exact import exact_posterior
 from .result import exact_interval
@@ -203,7 +203,8 @@ class WithinFit:
                 f"predictive median ratio {self.name} (new study)": self.predictive, "tau": self.tau}
         rows |= {f"study {r.study}": {"median": r.shrunken, "ci_low": r.ci_low, "ci_high": r.ci_high}
                  for r in self.studies.itertuples()}
-        return pd.DataFrame([{k: s.get(k, np.nan) for k in ("median", "ci_low", "ci_high")} | {"exact": bool(s.get("exact"))}
+        return pd.DataFrame([{k: s.get(k, np.nan) for k in ("median", "ci_low", "ci_high")}
+                             | {"exact": bool(s.get("exact"))}
                              for s in rows.values()], index=pd.Index(list(rows), name="quantity"))
 
     def to_dict(self) -> dict:
@@ -225,10 +226,8 @@ class WithinFit:
                  f"Priors: mu (log median ratio) ~ {self.priors['mu']}, tau ~ {self.priors['tau']}", "",
                  *(f"{label + ':':<{width}}{interval(s)}" for label, s in values),
                  f"P(median {self.level} < median {self.reference}) = {self.p_shorter():.3f}  (exact)"]
-        parts = ["\n".join(lines), "Studies: observed and shrunken median ratio", frame_text(self.studies)]
-        if self.notes:
-            parts.append("\n".join(f"note: {n}" for n in self.notes))
-        return "\n\n".join(parts)
+        return text_block(["\n".join(lines), "Studies: observed and shrunken median ratio", frame_text(self.studies)],
+                          self.notes)
 
     def __repr__(self) -> str:
         return f"<WithinFit {self.outcome} by {self.by}: {self.name}, k={self.k}>"
