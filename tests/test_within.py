@@ -266,3 +266,6 @@ def test_summary_says_what_each_statement_rests_on(tmp_path, dataset):
     verdict = run.outcomes[0].sensitivity.verdicts["G3 < G1"]
     assert verdict["priors"]["range"] == [min(grid.values()), max(grid.values())]
     assert rows[2]["verdict"] == verdict["wording"]
+    from bayes_prrt.report.methods import methods_paragraphs
+
+    assert any(p.startswith("Within-study statements: each study's own hazard ratio") for p in methods_paragraphs(run))
