@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 _EXPORTS = {  # name -> module that defines it
     "pool": ".api", "load_fit": ".api", "FreqFit": ".freq.result", "BayesFit": ".bayes.result",
     "Dataset": ".data.dataset", "load_csv": ".data.dataset", "load_dataset": ".data.dataset",
-    "read_outcomes": ".data.loader",
+    "read_outcomes": ".data.loader", "within_study": ".bayes.within", "WithinFit": ".bayes.within",
     "AnalysisError": ".errors", "BayesPrrtError": ".errors", "DataError": ".errors",
 }
 

@@ -26,7 +26,7 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
          covariates: list[str] | None = None, reference: str | None = None,
          measure: str | None = None, tau2: str = "DL", hksj: bool = False,
          priors: dict | None = None, engine: str = "mcmc", sampler: str = "nutpie", draws: int = 1000,
-         chains: int = 4, seed: int = 20261123, overall=None, median_se: str = "ci"):
+         chains: int = 4, seed: int = 20261123, overall=None, median_se: str = "ci", separate_tau: bool = False):
     """Pool one outcome of ``data`` (a ``Dataset``), as ``bayes-prrt pool`` does.
 
     ``method='freq'``: random effects (``tau2``: DL, REML, PM, ML, or FE for the common-effect model)
@@ -37,7 +37,8 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
     ``engine`` 'mcmc' or 'quadrature'); with ``by`` or ``covariates`` the covariate model, which
     carries the model without them as ``.overall`` (pass ``overall`` to reuse a fit); returns a
     ``BayesFit``. ``median_se``: "ci" (a median without a CI is left out) or "ci+n" (its SE from
-    n, ``effects.py``), in both methods.
+    n, ``effects.py``), in both methods. ``separate_tau`` (bayes, with ``by``): a separate mean and tau per level,
+    exact (``bayes/separate.py``; a ``SeparateTauFit``), as the frequentist subgroups have a tau2 per level.
     """
     _check("method", method, METHODS)
     rows = data.select(outcome, values)
@@ -48,7 +49,7 @@ def pool(data: Dataset, outcome: str, method: str = "freq", *, values: str = "pu
         fit = bayes_pool(rows, priors=priors, by=by, engine=engine,
                          settings=Settings(draws=draws, tune=draws, chains=chains, seed=seed, sampler=sampler),
                          covariates=list(covariates or []) or None, reference=reference, overall=overall,
-                         median_se=median_se)
+                         median_se=median_se, separate_tau=separate_tau)
         fit.values, fit.data_sha256 = values, data.sha256
         if fit.overall is not None:
             fit.overall.values, fit.overall.data_sha256 = values, data.sha256

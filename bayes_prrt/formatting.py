@@ -39,3 +39,8 @@ def frame_text(frame: pd.DataFrame, digits: int = 4) -> str:
     """A data frame as plain text, numbers with ``digits`` significant digits."""
     return frame.to_string(index=False, na_rep="-", formatters={
         c: (lambda v: fmt(float(v), digits)) for c in frame.columns if pd.api.types.is_float_dtype(frame[c])})
+
+
+def text_block(parts: list[str], notes: list[str]) -> str:
+    """A fit's text block: its parts, then one line per note, separated by blank lines."""
+    return "\n\n".join([*parts, *(["\n".join(f"note: {n}" for n in notes)] if notes else [])])

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = ("sampler", "refit", "predictive", "study_effects", "prior", "quadrature", "level_predictive")
+STREAMS = ("sampler", "refit", "predictive", "study_effects", "prior", "quadrature", "level_predictive",
+           "within", "separate")
 SEED_MAX = 2**32 - 1  # what every sampler accepts
 
 

@@ -20,6 +20,8 @@ from ..bayes.memo import FitMemo
 from ..bayes.result import BayesFit
 from ..bayes.sampling import Settings
 from ..bayes.small_study import small_study_model
+from ..bayes.statements import BETWEEN_STUDY, WITHIN_STUDY
+from ..bayes.within import statement_fit
 from ..freq.bias import small_study_effects
 from ..freq.cumulative import cumulative
 from ..data.dataset import Dataset
@@ -63,15 +65,19 @@ class AnalysisRun:
     counts: dict[str, int] = field(default_factory=dict)  # MCMC fits, refits, compilations, fits reused
 
 
-def _statements(spec: Spec, outcome: str, overall: BayesFit, subgroups: dict[str, BayesFit]) -> list[dict]:
+def _statements(spec: Spec, outcome: str, overall: BayesFit, subgroups: dict[str, BayesFit], data: Dataset,
+                seed: int) -> list[dict]:
     out = []
     for st in spec.statements:
         if st["outcome"] != outcome:
             continue
+        if st.get("comparison") == WITHIN_STUDY:  # the within-study contrasts, not a fit of the outcome rows
+            out.append({**statement_fit(data, st, spec.priors["median"], seed).prob(st["text"]), "note": ""})
+            continue
         fit = subgroups.get(st["by"]) if st.get("by") else overall
         if fit is None:
             out.append({"statement": st["text"], "by": st.get("by"), "probability": None, "mcse": None,
-                        "note": f"no {st['by']} model for {outcome}"})
+                        "comparison": BETWEEN_STUDY, "note": f"no {st['by']} model for {outcome}"})
             continue
         answer = fit.prob(st["text"])
         out.append({**answer, "by": st.get("by"), "note": "" if fit.converged else "UNRELIABLE: not converged"})
@@ -130,7 +136,7 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
                     _cross_check(run, covariate, memo.fit(rows, priors, by=covariate))
             except AnalysisError as err:
                 run.refused[covariate] = str(err)
-        run.statements = _statements(spec, outcome, run.bayes, run.subgroups)
+        run.statements = _statements(spec, outcome, run.bayes, run.subgroups, data, settings.seed)
         step(f"{outcome}: small-study effects and cumulative analysis")
         _small_study(run, measure, spec, settings)
         step(f"{outcome}: sensitivity")

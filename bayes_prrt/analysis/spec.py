@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..data.dataset import VALUE_POLICIES
-from ..bayes.statements import check_levels
+from ..bayes.statements import BETWEEN_STUDY, COMPARISONS, WITHIN_STUDY, check_levels, compared_levels
 from ..bayes.statements import parse as parse_statement
 from ..errors import AnalysisError, BayesPrrtError
 from ..names import BINARY_MEASURES, MEDIAN_MEASURES, TAU2_METHODS
@@ -26,7 +26,7 @@ SECTIONS = {
     "analysis": {"name", "outcomes", "values", "covariates", "mcmc"},
     "frequentist": {"measure_binary", "measure_median", "tau2", "hksj"},
     "priors": {"binary", "median"},
-    "statements": {"outcome", "by", "text"},
+    "statements": {"outcome", "by", "text", "comparison"},
     "sensitivity": {"thresholds", "scenarios", "tau_binary", "tau_median", "mu_binary", "mu_median"},
 }
 class SpecError(BayesPrrtError):
@@ -98,14 +98,20 @@ def _statements(file, value, outcomes) -> list[dict]:
         _unknown_keys(file, "statements", st)
         if "outcome" not in st or "text" not in st:
             raise SpecError(file, f"statements[{i}]", "each statement needs 'outcome' and 'text'")
-        for key in ("outcome", "text", "by"):
+        for key in ("outcome", "text", "by", "comparison"):
             if key in st:
                 _text(file, f"statements[{i}].{key}", st[key])
+        comparison = _choice(file, f"statements[{i}].comparison", st.get("comparison", BETWEEN_STUDY), COMPARISONS)
+        if comparison == WITHIN_STUDY and "by" not in st:
+            raise SpecError(file, f"statements[{i}].by", "a within-study statement needs 'by', the covariate whose "
+                                                         "subgroups the studies compare (e.g. grade)")
         if isinstance(outcomes, list) and st["outcome"] not in outcomes:
             raise SpecError(file, f"statements[{i}].outcome", f"'{st['outcome']}' is not one of analysis.outcomes "
                                                               f"({', '.join(map(str, outcomes))})")
         try:
-            parse_statement(st["text"], st["outcome"])
+            parsed = parse_statement(st["text"], st["outcome"])
+            if st.get("comparison") == WITHIN_STUDY:
+                compared_levels(parsed)
         except AnalysisError as err:
             raise SpecError(file, f"statements[{i}].text", str(err)) from None
     return value
@@ -122,6 +128,9 @@ def check_against_data(spec: Spec, data) -> None:
                 raise SpecError(spec.path, "analysis.covariates", f"'{cov}' is not a column of {data.source}; "
                                                                   f"covariates there: {', '.join(data.covariates)}")
     for i, st in enumerate(spec.statements):
+        if st.get("comparison") == WITHIN_STUDY:
+            _check_within(spec, i, st, data)
+            continue
         by = st.get("by")
         if by is not None and by not in rows[st["outcome"]].columns:
             raise SpecError(spec.path, f"statements[{i}].by", f"'{by}' is not a column of {data.source}; "
@@ -131,6 +140,20 @@ def check_against_data(spec: Spec, data) -> None:
             check_levels(parse_statement(st["text"], st["outcome"]), by, levels)
         except AnalysisError as err:
             raise SpecError(spec.path, f"statements[{i}].text", str(err)) from None
+
+
+def _check_within(spec: Spec, i: int, st: dict, data) -> None:
+    """A within-study statement compares two levels that some study of the within-study data compares."""
+    from ..bayes.within import within_contrasts
+
+    if data.within is None:
+        raise SpecError(spec.path, f"statements[{i}].comparison", f"{data.source} has no within-study subgroup rows "
+                                                                  f"(data/within_study.csv)")
+    try:
+        levels = compared_levels(parse_statement(st["text"], st["outcome"]))
+        within_contrasts(data.within, st["outcome"], st["by"], *levels)
+    except AnalysisError as err:
+        raise SpecError(spec.path, f"statements[{i}].text", str(err)) from None
 
 
 def read_spec(path: str | Path | None = None) -> Spec:

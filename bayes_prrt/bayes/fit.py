@@ -134,14 +134,15 @@ def _fit(data: ModelData, engine: str, settings: Settings, levels: list[str] | N
 def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = None,
                engine: str = "mcmc", settings: Settings = DEFAULT_SETTINGS,
                covariates: list[str] | None = None, reference: str | None = None,
-               overall: BayesFit | None = None, median_se: str = "ci") -> BayesFit:
+               overall: BayesFit | None = None, median_se: str = "ci", separate_tau: bool = False) -> BayesFit:
     """Hierarchical Bayesian pooling of one outcome (one row per study).
 
     ``priors``: ``Prior`` objects or their texts by parameter (mu, tau, beta), over the defaults
     of the outcome's kind. ``by``: a categorical covariate (subgroups and contrasts; ``reference``
     names its reference level). ``covariates``: a meta-regression. ``overall``: the fit without
     covariates under the same priors and settings, reused by a covariate model. ``median_se``:
-    "ci" (a median without a CI is left out) or "ci+n" (its SE from n, ``effects.py``).
+    "ci" (a median without a CI is left out) or "ci+n" (its SE from n, ``effects.py``). ``separate_tau``: with
+    ``by``, a separate mean and tau per level (``separate.py``, always exact; returns a ``SeparateTauFit``).
     """
     if engine not in ENGINES:
         raise AnalysisError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
@@ -150,6 +151,12 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
     outcome = str(rows["outcome"].iloc[0])
     resolved = resolve_priors(rows["kind"].iloc[0], priors)
     data, used, notes = model_data(rows, resolved, median_se)
+    if separate_tau:
+        from .separate import separate_tau_pool
+
+        if not by or covariates:
+            raise AnalysisError("a separate tau per level needs a subgroup covariate (by), and no meta-regression")
+        return separate_tau_pool(data, used, by, resolved, notes, settings.seed)
     if data.k < 2:
         raise AnalysisError(f"{outcome}: {data.k} poolable study(ies); pooling needs at least 2")
     if engine == "mcmc" and data.k > MCMC_MAX_STUDIES:

@@ -12,10 +12,11 @@ fit (``check_levels``), and answered by ``probability``: from the exact CDF when
 and the statement linear in its parameters (``method``: exact, MCSE 0), otherwise from the stored
 draws as the posterior mean of the indicator, with ArviZ's ESS-based MCSE (``method``: draws).
 Each answer says what kind of comparison it rests on (``comparison``): a statement about levels
-compares *different studies* (``between-study``, an ecological comparison open to confounding by
-everything else that differs between them), since the data have one row per study; a
-``within-study`` comparison would need rows of study x subgroup, which no input has yet. A
-statement about the pooled or a new study's value compares nothing (``None``).
+of a fit compares *different studies* (``between-study``, an ecological comparison open to
+confounding by everything else that differs between them), since the outcome data have one row
+per study; a ``within-study`` answer (``within.py``) pools each study's own comparison of its
+subgroups (rows of study x subgroup, ``data/within_study.csv``). A statement about the pooled or
+a new study's value compares nothing (``None``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
 _PATTERN = re.compile(r"^\s*(?P<lhs>.*?)\s*(?P<op>>=|<=|>|<)\s*(?P<rhs>.+?)\s*$")
 POOLED, NEW = ("", "pooled"), ("new", "predictive")
 BETWEEN_STUDY = "between-study"  # one row per study: levels are compared across studies
+WITHIN_STUDY = "within-study"  # rows of study x subgroup: each study compares its own patients
+COMPARISONS = (BETWEEN_STUDY, WITHIN_STUDY)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,14 @@ def parse(statement: str, outcome: str) -> Statement:
     if len(lhs) > 2 or (isinstance(rhs, tuple) and len(rhs) > 2):
         raise AnalysisError(f"statement '{statement}': compare a quantity or a difference of two (A - B)")
     return Statement(str(statement).strip(), lhs, match["op"], rhs)
+
+
+def compared_levels(st: Statement) -> tuple[str, str]:
+    """The two levels of a statement "A < B" or "A > B" (A, B), what a within-study statement must be."""
+    if len(st.lhs) != 1 or not isinstance(st.rhs, tuple) or len(st.rhs) != 1 or len(st.levels) != 2:
+        raise AnalysisError(f"within-study statement '{st.text}': compare two levels, e.g. 'G3 < G1' (the median "
+                            f"of G3 below G1's)")
+    return st.lhs[0], st.rhs[0]
 
 
 def check_levels(statement: Statement, by: str | None, levels) -> None:

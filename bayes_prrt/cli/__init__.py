@@ -20,3 +20,4 @@ from . import convert  # noqa: F401,E402
 from . import predict  # noqa: F401,E402
 from . import scenarios  # noqa: F401,E402
 from . import update  # noqa: F401,E402
+from . import within  # noqa: F401,E402

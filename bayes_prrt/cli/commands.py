@@ -142,6 +142,8 @@ def bayes_options(func):
         click.option("--covariate", "covariates", multiple=True,
                      help="Bayesian meta-regression on this column (numeric or categorical); repeatable."),
         click.option("--reference", default=None, help="Reference level of --by (default: first in sorted order)."),
+        click.option("--separate-tau", is_flag=True,
+                     help="With --by: a separate mean and tau per level (exact), not one tau shared by all levels."),
         click.option("--draws", type=click.IntRange(100), default=1000, show_default=True, help="Draws per chain."),
         click.option("--chains", type=click.IntRange(2), default=4, show_default=True),
         seed_option,
@@ -158,10 +160,13 @@ def _bayes(data, outcome, values, by, opts):
     return api_pool(data, outcome, "bayes", values=values, by=by, covariates=list(opts["covariates"]),
                     reference=opts["reference"], engine=opts["engine"], sampler=opts["sampler"], draws=opts["draws"],
                     chains=opts["chains"], seed=opts["seed"], median_se=opts.get("median_se", "ci"),
+                    separate_tau=opts["separate_tau"],
                     priors={"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]})
 
 
-def _check_idata(idata_path) -> None:
+def _check_idata(idata_path, separate_tau: bool = False) -> None:
+    if idata_path and separate_tau:
+        raise UserError("--idata saves a fit with one shared tau; the --separate-tau fit is exact and is not saved")
     if idata_path:
         from ..files import check_writable
 
@@ -200,12 +205,14 @@ def _gate(fit, allow_unconverged: bool) -> None:
 def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_json, allow_unconverged, idata_path,
          **opts):
     """Pool one outcome: frequentist random effects (--method freq) or the hierarchical model (bayes)."""
-    _check_idata(idata_path)
+    _check_idata(idata_path, opts["separate_tau"])
     data = open_data(data_path)
     if method == "bayes":
         fit = _bayes(data, outcome, values, by, opts)
         if as_json:
             dump_json(fit.to_dict())
+        elif opts["separate_tau"]:
+            click.echo(str(fit))
         else:
             from ..report.text import print_bayes
 
@@ -251,7 +258,7 @@ def prob(data_path, outcome, by, values, allow_unconverged, idata_path, as_json,
             raise UserError(f"{idata_path} holds a fit of {fit.outcome}" + (f" by {fit.by}" if fit.by else "")
                             + f", not of {outcome}" + (f" by {by}" if by else ""))
     else:
-        _check_idata(idata_path)
+        _check_idata(idata_path, opts["separate_tau"])
         data = open_data(data_path)
         rows = data.select(outcome, values)
         if by is not None and by not in rows.columns:

@@ -18,10 +18,12 @@ from ..errors import AnalysisError, DataError
 from ..resources import embedded_data_dir
 from .formats import Table, csv_errors, read_grid, read_table
 from .loader import covariate_columns, read_outcomes, validate_outcomes
+from .within import read_within
 
 DATA_FILES = ("studies.csv", "outcomes.csv", "published_pooled.csv")
 # read when present: the audit's candidate denominators, and the corrected policy's exclusions
 OPTIONAL_FILES = ("denominators.csv", "exclusions.csv")
+WITHIN_FILE = "within_study.csv"  # read when present: within-study subgroup figures (``within.py``)
 OPTIONAL_COLUMNS = {"denominators.csv": ("study", "group", "n", "role", "partition", "part_of", "source"),
                     "exclusions.csv": ("study", "outcome", "value_source", "rule", "reason", "source")}
 
@@ -72,6 +74,7 @@ class Dataset:
     covariates: list[str] = field(default_factory=list)
     denominators: pd.DataFrame | None = None
     exclusions: pd.DataFrame | None = None
+    within: pd.DataFrame | None = None  # within-study subgroup figures (``within.py``), embedded data only
 
     @property
     def embedded(self) -> bool:
@@ -190,9 +193,15 @@ def load_dataset(directory: str | Path | None = None) -> Dataset:
     published = _read_table(paths[2])
     optional = [folder / name for name in OPTIONAL_FILES if (folder / name).is_file()]
     tables = {path.name: _read_table(path, OPTIONAL_COLUMNS[path.name]) for path in optional}
+    within = None
+    if (folder / WITHIN_FILE).is_file():
+        optional.append(folder / WITHIN_FILE)
+        within = read_within(folder / WITHIN_FILE, studies["study"],
+                             outcomes.loc[outcomes["kind"] == "median", "outcome"])
     return Dataset(outcomes=outcomes, source="embedded dataset", sha256=sha256_of(paths + optional),
                    studies=studies, published=published, covariates=list(STUDY_COVARIATES),
-                   denominators=tables.get("denominators.csv"), exclusions=tables.get("exclusions.csv"))
+                   denominators=tables.get("denominators.csv"), exclusions=tables.get("exclusions.csv"),
+                   within=within)
 
 
 def _read_table(path: Path, needed: tuple[str, ...] = ()) -> pd.DataFrame:

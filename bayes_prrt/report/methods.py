@@ -59,6 +59,11 @@ def methods_paragraphs(run) -> list[str]:
         out.append(f"Subgroups by {', '.join(spec.covariates)}: one categorical covariate at a time, treatment coded, "
                    f"with a tau shared by the levels; contrasts are posterior differences of the level values; a "
                    f"study whose covariate is unknown is left out of that model.")
+    if any(st.get("comparison") == "within-study" for st in spec.statements):
+        out.append("Within-study statements: each study's own hazard ratio (or two subgroup medians) of the two "
+                   "subgroups, as a log median ratio (-log HR, exact for an exponential baseline; its sign needs "
+                   "proportional hazards only), pooled by the normal-normal random-effects model computed exactly, "
+                   "the mean contrast with the covariate-effect prior; not an ecological comparison of studies.")
     table = spec.sensitivity
     grid = ", ".join(str(p) for p in table[f"tau_{sorted(kinds)[0]}"])
     out.append(f"Sensitivity: a grid of tau priors ({grid}) and mu priors computed exactly by quadrature; "

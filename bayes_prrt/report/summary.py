@@ -66,13 +66,21 @@ def warnings(o) -> list[str]:
     return out
 
 
+# what a statement rests on (``comparison`` of its answer, ``bayes.statements``), as the summary says it
+RESTS_ON = {"between-study": "between-study (ecological): levels of different studies compared",
+            "within-study": "within-study: each study's own subgroups compared",
+            None: "not a comparison (the pooled or a new study's value)"}
+
+
 def _statement(o, st: dict) -> dict:
     v = o.sensitivity.verdicts.get(st["statement"]) if o.sensitivity else None
     probability = st.get("probability")
     text = st["statement"]
     text = f"{o.outcome} {text}" if text[:1] in "<>" else f"{o.outcome}: {text}"
-    return {"statement": f"P({text}{', by ' + st['by'] if st.get('by') else ''})",
-            "probability": number(probability, 3), "mcse": number(st.get("mcse"), 3),
+    within = st.get("comparison") == "within-study"
+    by = f", by {st['by']}{' within studies' if within else ''}" if st.get("by") else ""
+    return {"statement": f"P({text}{by})", "probability": number(probability, 3), "mcse": number(st.get("mcse"), 3),
+            "rests_on": RESTS_ON[st.get("comparison")] + (f" ({st['studies']})" if within else ""),
             "verdict": st.get("note") or (v["wording"] if v else "not assessed (no sensitivity analysis)")}
 
 

@@ -99,8 +99,8 @@ def print_summary(summary: list[dict]) -> None:
                 [True] * len(SUMMARY_HEADERS))
     for s in summary:
         for st in s["statements"]:
-            print_text(f"{st['statement']} = {st['probability']} (MCSE {st['mcse']}): {st['verdict']}",
-                          width=TABLE_WIDTH)
+            print_text(f"{st['statement']} = {st['probability']} (MCSE {st['mcse']}; {st['rests_on']}): "
+                       f"{st['verdict']}", width=TABLE_WIDTH)
     for s in summary:
         for note in s["notes"]:
             print_text(f"{s['outcome']}: {note}", width=TABLE_WIDTH)

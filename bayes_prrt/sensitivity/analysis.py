@@ -16,7 +16,8 @@ import numpy as np
 
 from ..bayes.memo import FitMemo
 from ..bayes.sampling import DEFAULT_SETTINGS, Settings
-from ..bayes.statements import probability
+from ..bayes.statements import WITHIN_STUDY, probability
+from ..bayes.within import statement_fit
 from ..data.dataset import Dataset
 from ..errors import AnalysisError, ExactUnavailable
 from ..priors import resolve_priors
@@ -90,7 +91,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
     the MCMC fit that PSIS leave-one-out and power-scaling need (without it they are not run)."""
     rows = data.select(outcome, values)
     kind = rows["kind"].iloc[0]
-    statements = [st for st in statements if st["outcome"] == outcome]
+    within = [st for st in statements if st["outcome"] == outcome and st.get("comparison") == WITHIN_STUDY]
+    statements = [st for st in statements if st["outcome"] == outcome and st.get("comparison") != WITHIN_STUDY]
     timing, notes = {}, []
     base_priors = resolve_priors(kind, base_priors)
     memo = memo or FitMemo(settings)
@@ -161,9 +163,29 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
                           "wording": wording(by_prior, by_scenario, thresholds)}
         both = {**verdicts[text]["priors"]["regions"], **verdicts[text]["scenarios"]["regions"]}
         verdicts[text]["overall"] = "robust" if len(set(both.values())) == 1 else "conclusion changes"
+    verdicts |= {st["text"]: _within_verdict(data, st, grid, base_priors, thresholds, settings.seed, notes)
+                 for st in within}
     return OutcomeSensitivity(
         outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out, loo=loo, loo_range=loo_range, psens=psens,
         verdicts=verdicts, timing=timing, notes=notes)
+
+
+def _within_verdict(data: Dataset, statement: dict, grid: list[GridEntry], base_priors, thresholds, seed,
+                    notes: list[str]) -> dict:
+    """A within-study statement under each tau prior of the grid (the data scenarios and the mu priors of the
+    grid do not touch the within-study model, whose mean contrast has the beta prior); a prior the exact
+    engine cannot take is left out with a note."""
+    by_prior = {}
+    for entry in (e for e in grid if "tau" in e.priors):
+        try:
+            fit = statement_fit(data, statement, resolve_priors("median", {**base_priors, **entry.priors}), seed)
+        except AnalysisError as err:
+            notes.append(f"{entry.label}: within-study '{statement['text']}' not computed ({err})")
+            continue
+        by_prior[entry.label] = fit.prob(statement["text"])["probability"]
+    out = {"priors": verdict(by_prior, thresholds), "scenarios": verdict({}, thresholds),
+           "wording": wording(by_prior, {}, thresholds)}
+    return out | {"overall": out["priors"]["verdict"] if by_prior else "not run"}
 
 
 def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
