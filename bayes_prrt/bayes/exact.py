@@ -333,10 +333,12 @@ class _Normal:
         self.tau_prior = priors["tau"]
         t_lo, t_hi, bounded = _tau_support(priors["tau"], 2.0 * (float(np.std(y)) + float(np.sqrt(self.v.max()))))
         self.t_lo = t_lo
+        peak = -np.inf  # the highest density seen: a coarse grid over a doubled range can step over the mode
         for _ in range(12):
             tc, ht = _midpoints(t_lo, t_hi, NORMAL_TAU_COARSE)
             lp = self._logpost(tc)
-            if bounded or lp[-1] < lp.max() - DROP:
+            peak = max(peak, float(lp.max()))
+            if bounded or lp[-1] < peak - DROP:
                 break
             t_hi *= 2
         else:
