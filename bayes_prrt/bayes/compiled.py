@@ -44,12 +44,14 @@ def trace_names(kind: str) -> list[str]:
 @dataclass(frozen=True)
 class _Functions:
     """A model's compiled log density with gradient, and its traced quantities, as functions of the
-    unconstrained point x and the model's data (``pm.Data``, in ``data_names`` order)."""
+    unconstrained point x and the model's shared inputs (its ``pm.Data`` and dimension lengths, in
+    ``data_names`` order; ``defaults``: their values in the model as built)."""
 
     logp: object  # numba dispatcher: (x, *data) -> (logp, grad)
     expand: object  # numba dispatcher: (x, *data) -> traced values
     data_names: tuple[str, ...]
     data_dtypes: tuple[str, ...]
+    defaults: tuple[np.ndarray, ...]
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
     ndim: int
@@ -58,8 +60,8 @@ class _Functions:
         """The nutpie model of these functions with ``arrays`` as the data."""
         from nutpie.compiled_pyfunc import from_pyfunc
 
-        args = tuple(np.ascontiguousarray(arrays[name], dtype=dtype)
-                     for name, dtype in zip(self.data_names, self.data_dtypes, strict=True))
+        args = tuple(np.ascontiguousarray(arrays.get(name, default), dtype=dtype)
+                     for name, dtype, default in zip(self.data_names, self.data_dtypes, self.defaults, strict=True))
         logp, expand, names = self.logp, self.expand, self.names
 
         def make_logp():
@@ -85,12 +87,14 @@ def compile_functions(model, var_names) -> _Functions:
     import pytensor
     import pytensor.tensor as pt
     from pymc.pytensorf import join_nonshared_inputs
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
 
     point = model.initial_point()
-    data = list(model.data_vars)
+    traced = model.replace_rvs_by_values([model[name] for name in var_names])
+    data = [v for v in graph_inputs([model.logp(), *traced]) if isinstance(v, SharedVariable)]
     inputs = [pt.tensor(name=v.name, shape=v.type.shape, dtype=v.dtype) for v in data]
     givens = dict(zip(data, inputs, strict=True))
-    traced = model.replace_rvs_by_values([model[name] for name in var_names])
     (logp, grad), flat = join_nonshared_inputs(point, [model.logp(), model.dlogp()], model.value_vars)
     values, flat_e = join_nonshared_inputs(point, traced, model.value_vars)
     with warnings.catch_warnings():
@@ -102,7 +106,7 @@ def compile_functions(model, var_names) -> _Functions:
     expand = f_expand.vm.jit_fn
     shapes = tuple(np.shape(v) for v in expand(np.zeros(ndim), *(v.get_value() for v in data)))
     return _Functions(f_logp.vm.jit_fn, expand, tuple(v.name for v in data), tuple(v.dtype for v in data),
-                      tuple(var_names), shapes, ndim)
+                      tuple(v.get_value() for v in data), tuple(var_names), shapes, ndim)
 
 
 def compiled(data: ModelData):
