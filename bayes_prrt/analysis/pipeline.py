@@ -108,14 +108,8 @@ def _cross_check(run: OutcomeRun, model: str, mcmc: BayesFit) -> None:
         run.agreement += [{"model": model, **row} for row in agreement(exact, mcmc)]
 
 
-def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, reuse: bool = True) -> AnalysisRun:
-    """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step.
-    What the spec names is checked against the data first; each model is fitted once (``FitMemo``;
-    ``reuse=False`` refits as the pipeline did before it, for the benchmark)."""
-    check_against_data(spec, data)
-    step = progress or (lambda label: None)
-    memo = FitMemo(settings, reuse)
-    before = {**sampling.STATS, "compiled": compiled.STATS["compiled"]}
+def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step) -> tuple[list, dict]:
+    """Every analysis of each outcome of the spec, its fits from ``memo``; and the seconds each took."""
     timings, outcomes = {}, []
     for outcome in spec.outcomes:
         start = time.perf_counter()
@@ -126,8 +120,6 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
         freq = FreqFit(pool(rows, measure, spec.tau2, spec.hksj), rows, values=spec.values, data_sha256=data.sha256)
         priors = spec.priors[kind]
         run = OutcomeRun(outcome, kind, rows, freq, memo.exact_or_mcmc(rows, priors))
-        if spec.mcmc != "none":
-            _cross_check(run, "overall", memo.fit(rows, priors))
         for covariate in spec.covariates:
             step(f"{outcome}: subgroups by {covariate}")
             try:
@@ -141,8 +133,28 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
         _small_study(run, measure, spec, settings)
         step(f"{outcome}: sensitivity")
         run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings, memo=memo)
+        if spec.mcmc != "none":  # last, so that a background process has had longest to make it
+            _cross_check(run, "overall", memo.fit(rows, priors))
         outcomes.append(run)
         timings[outcome] = time.perf_counter() - start
+    return outcomes, timings
+
+
+def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, reuse: bool = True) -> AnalysisRun:
+    """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step.
+    What the spec names is checked against the data first; each model is fitted once (``FitMemo``;
+    ``reuse=False`` refits as the pipeline did before it, for the benchmark). The MCMC cross-checks of the
+    overall models are started first, in a background process where that helps (``bayes/background.py``)."""
+    check_against_data(spec, data)
+    memo = FitMemo(settings, reuse)
+    before = {**sampling.STATS, "compiled": compiled.STATS["compiled"]}
+    if spec.mcmc != "none":
+        selected = [data.select(outcome, spec.values) for outcome in spec.outcomes]
+        memo.prefetch([(rows, spec.priors[rows["kind"].iloc[0]]) for rows in selected])
+    try:
+        outcomes, timings = _outcomes(spec, data, settings, memo, progress or (lambda label: None))
+    finally:
+        memo.close()
     findings = audit(data)
     validation = reproduce(data) if data.embedded else None
     counts = {"mcmc_fits": sampling.STATS["fits"] - before["fits"], "mcmc_refits": sampling.STATS["refits"] - before["refits"],

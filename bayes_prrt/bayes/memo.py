@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import ExactUnavailable
 from ..priors import resolve_priors
+from .background import BackgroundFits, available
 from .fit import bayes_pool
 from .result import BayesFit
 from .sampling import Settings
@@ -28,7 +29,23 @@ class FitMemo:
     def __init__(self, settings: Settings, reuse: bool = True) -> None:
         self.settings, self.reuse = settings, reuse
         self._fits: dict[tuple, BayesFit] = {}
+        self._pending: dict[tuple, int] = {}  # key -> index of the fit in the background worker's list
+        self._background: BackgroundFits | None = None
         self.hits = 0
+
+    def prefetch(self, jobs: list) -> None:
+        """Start the MCMC fits (no covariates) of ``jobs``, a list of (rows, priors), in a background
+        process (``background.py``) where that helps; ``fit`` then takes each from there."""
+        if not (jobs and self.reuse and available()):
+            return
+        self._pending = {self._key(rows, priors, None, "mcmc"): i for i, (rows, priors) in enumerate(jobs)}
+        self._background = BackgroundFits(jobs, self.settings)
+
+    def close(self) -> None:
+        """Stop the background process, if any (the fits it has not delivered are made here if asked for)."""
+        if self._background is not None:
+            self._background.close()
+            self._background, self._pending = None, {}
 
     def _key(self, rows: pd.DataFrame, priors, by, engine) -> tuple:
         columns = [c for c in _DATA_COLUMNS if c in rows.columns] + ([by] if by else [])
@@ -44,6 +61,9 @@ class FitMemo:
         if key in self._fits and self.reuse:
             self.hits += 1
             return self._fits[key]
+        if key in self._pending:
+            fit = self._fits[key] = self._background.result(self._pending.pop(key))
+            return fit
         overall = None
         if by and not self.reuse:
             overall = bayes_pool(rows, priors=priors, settings=self.settings)

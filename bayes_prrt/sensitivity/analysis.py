@@ -97,11 +97,8 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
     base_priors = resolve_priors(kind, base_priors)
     memo = memo or FitMemo(settings)
 
-    start = time.perf_counter()
-    base = memo.fit(rows, base_priors) if mcmc else None  # MCMC: LOO and psens
     by = _statement_covariate(statements)
     base_by = memo.exact_or_mcmc(rows, base_priors, by=by) if by else None
-    timing["mcmc_base_s"] = time.perf_counter() - start
 
     prior_rows = []
     for entry in grid:
@@ -145,6 +142,9 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         scenario_rows_out.append(_row(name, res, _answers(statements, res, sby),
                                       {"description": SCENARIOS[name], "converged": sby.converged if sby else True}))
 
+    start = time.perf_counter()
+    base = memo.fit(rows, base_priors) if mcmc else None  # MCMC, last (it may come from a background process)
+    timing["mcmc_base_s"] = time.perf_counter() - start
     if base is not None:
         loo_table = influence(base, rows, base_priors)
         loo = {r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,

@@ -1,0 +1,81 @@
+"""MCMC fits made in a second process while this one goes on with the exact engine.
+
+A run's MCMC cross-checks (``mcmc = "headline"``: one fit per outcome) take most of their time
+in NUTS, which is independent of everything else the run computes. On a machine with two or
+more cores they are made, in order, by one forked worker process, and each result is taken
+when the run first needs it, so the run costs about the longer of the two parts instead of
+their sum. The worker runs the same code with the same settings as the run would, so the
+draws are the same as without it (``tests/test_background.py``). Without ``fork`` (macOS,
+Windows) or with one core the fits are made in this process when asked for.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+
+from ..errors import AnalysisError
+from . import compiled, sampling
+from .fit import bayes_pool
+from .result import BayesFit
+from .sampling import Settings
+
+
+def available() -> bool:
+    """True where a worker helps: ``fork`` exists and there are at least two cores."""
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) >= 2
+
+
+def _work(jobs, settings: Settings, results) -> None:
+    """The worker: fit each (rows, priors) job by MCMC and send (fit, counts) or the error, in order."""
+    for rows, priors in jobs:
+        before = {**sampling.STATS, "compiled": compiled.STATS["compiled"], "reused": compiled.STATS["reused"]}
+        try:
+            fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings)
+            counts = {"fits": sampling.STATS["fits"] - before["fits"], "refits": sampling.STATS["refits"] - before["refits"],
+                      "compiled": compiled.STATS["compiled"] - before["compiled"],
+                      "reused": compiled.STATS["reused"] - before["reused"]}
+            results.put(("fit", fit, counts))
+        except Exception as err:  # noqa: BLE001 - sent to the run, which raises it where the fit is asked for
+            results.put(("error", err, None))
+
+
+class BackgroundFits:
+    """The MCMC fits of ``jobs`` (a list of (rows, priors)), made by a forked worker in this order."""
+
+    def __init__(self, jobs: list, settings: Settings) -> None:
+        context = multiprocessing.get_context("fork")
+        self._results = context.Queue()
+        self._process = context.Process(target=_work, args=(list(jobs), settings, self._results), daemon=True)
+        self._process.start()
+        self._received: list = []
+
+    def result(self, index: int) -> BayesFit:
+        """Job ``index``'s fit (waiting for it); the worker's MCMC counts are added to this process's."""
+        while len(self._received) <= index:
+            try:
+                kind, value, extra = self._results.get(timeout=1.0)
+            except queue.Empty:
+                if not self._process.is_alive():
+                    raise AnalysisError(f"the MCMC worker process ended unexpectedly (exit code "
+                                        f"{self._process.exitcode}); run again with mcmc = 'none' to skip "
+                                        f"the cross-checks") from None
+                continue
+            if kind == "fit":
+                sampling.STATS["fits"] += extra["fits"]
+                sampling.STATS["refits"] += extra["refits"]
+                compiled.STATS["compiled"] += extra["compiled"]
+                compiled.STATS["reused"] += extra["reused"]
+            self._received.append((kind, value))
+        kind, value = self._received[index]
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """Stop the worker (at once, if the run ends early) and release its queue."""
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._results.close()

@@ -1,0 +1,52 @@
+"""The MCMC fits made by the background worker are the fits this process would make."""
+
+import numpy as np
+import pytest
+
+from bayes_prrt.bayes import background, sampling
+from bayes_prrt.bayes.fit import bayes_pool
+from bayes_prrt.bayes.memo import FitMemo
+from bayes_prrt.bayes.sampling import Settings
+from bayes_prrt.priors import resolve_priors
+
+pytestmark = pytest.mark.skipif(not background.available(), reason="needs fork and two cores")
+SETTINGS = Settings(seed=11, draws=300, tune=300)
+
+
+def test_worker_fits_are_identical_and_counted(dataset):
+    rows = dataset.select("DCR")
+    priors = resolve_priors("binary")
+    memo = FitMemo(SETTINGS)
+    fits_before = sampling.STATS["fits"]
+    memo.prefetch([(rows, priors)])
+    try:
+        assert memo._background is not None
+        fit = memo.fit(rows, priors)
+    finally:
+        memo.close()
+    assert sampling.STATS["fits"] - fits_before == 1  # the worker's fit is counted here
+    assert memo.fit(rows, priors) is fit and memo.hits == 1  # delivered once, then reused
+    here = bayes_pool(rows, priors=priors, engine="mcmc", settings=SETTINGS)
+    for name in ("mu", "tau", "theta"):
+        np.testing.assert_array_equal(fit.idata.posterior[name].values, here.idata.posterior[name].values)
+    assert fit.diagnostics.to_dict() == here.diagnostics.to_dict()
+
+
+def test_worker_error_is_raised_where_the_fit_is_asked_for(dataset):
+    rows = dataset.select("DCR").iloc[:0]  # no studies
+    with pytest.raises(Exception) as here:
+        bayes_pool(rows, priors=resolve_priors("binary"), engine="mcmc", settings=SETTINGS)
+    worker = background.BackgroundFits([(rows, resolve_priors("binary"))], SETTINGS)
+    try:
+        with pytest.raises(type(here.value)) as there:
+            worker.result(0)
+    finally:
+        worker.close()
+    assert str(there.value) == str(here.value)
+
+
+def test_close_stops_a_busy_worker(dataset):
+    rows = dataset.select("DCR")
+    worker = background.BackgroundFits([(rows, resolve_priors("binary"))] * 5, SETTINGS)
+    worker.close()
+    assert not worker._process.is_alive()
