@@ -9,7 +9,7 @@ from bayes_prrt.bayes.memo import FitMemo
 from bayes_prrt.bayes.sampling import Settings
 from bayes_prrt.priors import resolve_priors
 
-pytestmark = pytest.mark.skipif(not background.available(), reason="needs fork and two cores")
+pytestmark = pytest.mark.skipif(not background.available(), reason="needs two cores")
 SETTINGS = Settings(seed=11, draws=300, tune=300)
 
 

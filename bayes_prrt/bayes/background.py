@@ -2,11 +2,12 @@
 
 A run's MCMC cross-checks (``mcmc = "headline"``: one fit per outcome) take most of their time
 in NUTS, which is independent of everything else the run computes. On a machine with two or
-more cores they are made, in order, by one forked worker process, and each result is taken
-when the run first needs it, so the run costs about the longer of the two parts instead of
-their sum. The worker runs the same code with the same settings as the run would, so the
-draws are the same as without it (``tests/test_background.py``). Without ``fork`` (macOS,
-Windows) or with one core the fits are made in this process when asked for.
+more cores they are made, in order, by one worker process, and each result is taken when the
+run first needs it, so the run costs about the longer of the two parts instead of their sum.
+The worker is started fresh ("spawn", not fork: a forked copy of a process with threads can
+deadlock) and imports PyMC itself, which this process then never needs. It runs the same code
+with the same settings as the run would, so the draws are the same as without it
+(``tests/test_background.py``). With one core the fits are made in this process when asked for.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from .sampling import Settings
 
 
 def available() -> bool:
-    """True where a worker helps: ``fork`` exists and there are at least two cores."""
-    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) >= 2
+    """True where a worker helps: at least two cores."""
+    return (os.cpu_count() or 1) >= 2
 
 
 def _work(jobs, settings: Settings, results) -> None:
@@ -42,10 +43,10 @@ def _work(jobs, settings: Settings, results) -> None:
 
 
 class BackgroundFits:
-    """The MCMC fits of ``jobs`` (a list of (rows, priors)), made by a forked worker in this order."""
+    """The MCMC fits of ``jobs`` (a list of (rows, priors)), made by a worker process in this order."""
 
     def __init__(self, jobs: list, settings: Settings) -> None:
-        context = multiprocessing.get_context("fork")
+        context = multiprocessing.get_context("spawn")
         self._results = context.Queue()
         self._process = context.Process(target=_work, args=(list(jobs), settings, self._results), daemon=True)
         self._process.start()

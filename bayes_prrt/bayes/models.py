@@ -23,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
 from scipy import stats
 from scipy.special import gammaln, log_expit
 
@@ -74,6 +72,9 @@ class ModelData:
 
 def hierarchical_model(data: ModelData, K: int | None = None, P: int | None = None) -> pm.Model:
     """The binomial or log-median model of ``data``, padded to K studies and P columns."""
+    import pymc as pm  # here, not at the top: an analysis without MCMC never loads PyMC
+    import pytensor.tensor as pt
+
     K = data.k if K is None else K
     P = data.p if P is None else P
     with pm.Model() as model:
@@ -94,6 +95,8 @@ def hierarchical_model(data: ModelData, K: int | None = None, P: int | None = No
 
 
 def joint_response_model(responders, stable, n, priors: dict[str, Prior], studies) -> pm.Model:
+    import pymc as pm
+
     r, s, n = (np.asarray(a, int) for a in (responders, stable, n))
     coords = {"study": list(studies), "response": ["responders", "stable"]}
     with pm.Model(coords=coords) as model:

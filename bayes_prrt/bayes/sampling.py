@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, replace
 
 import arviz as az
 import numpy as np
-import pymc as pm
 import xarray as xr
 
 from .. import seeds
@@ -104,6 +103,8 @@ def _nutpie(model, settings: Settings, stream: str):
 
 
 def _pymc(model, settings: Settings, stream: str):
+    import pymc as pm
+
     logging.getLogger("pymc").setLevel(logging.ERROR)
     return pm.sample(model=model, draws=settings.draws, tune=settings.tune, chains=settings.chains,
                      cores=_cores(settings), target_accept=settings.target_accept,
@@ -142,7 +143,7 @@ def sample(data: ModelData, settings: Settings = DEFAULT_SETTINGS):
     return _with_retry(draw, ["mu", "tau", "beta"], settings)
 
 
-def sample_model(model: pm.Model, var_names, settings: Settings = DEFAULT_SETTINGS):
+def sample_model(model, var_names, settings: Settings = DEFAULT_SETTINGS):
     """Sample any PyMC model (compiled for this call only), with the same gate and refit."""
     if settings.sampler == "nutpie":
         traced = [v.name for v in (*model.free_RVs, *model.deterministics)]
