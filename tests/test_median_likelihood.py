@@ -1,0 +1,83 @@
+"""The split-normal likelihood of a median (``median_likelihood.py``) against direct numerical integration."""
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+from bayes_prrt import median_likelihood as ml
+
+CASES = [  # y, s_lo, s_hi, eta, tau
+    (3.0, 0.10, 0.20, 3.1, 0.3), (3.0, 0.10, 0.20, 2.2, 0.05), (3.0, 0.25, 0.08, 3.9, 0.5),
+    (2.5, 0.05, 0.40, 2.5, 1.0), (3.1, 0.15, np.inf, 2.6, 0.2), (3.1, 0.15, np.inf, 3.8, 0.4),
+    (3.1, 0.15, np.inf, 3.1, 0.01), (1.0, 0.30, 0.30, 0.2, 0.7), (4.0, 0.02, 0.5, 3.0, 0.1),
+]
+
+
+def split_kernel(theta, y, s_lo, s_hi):
+    """L(theta) written from its definition (module docstring)."""
+    c = 1 / (np.sqrt(2 * np.pi) * s_lo) if np.isinf(s_hi) else 2 / (np.sqrt(2 * np.pi) * (s_lo + s_hi))
+    s = s_lo if theta < y else s_hi
+    return c * (1.0 if np.isinf(s) else np.exp(-(y - theta) ** 2 / (2 * s**2)))
+
+
+def quad_marginal(y, s_lo, s_hi, eta, tau):
+    f = lambda t: split_kernel(t, y, s_lo, s_hi) * stats.norm.pdf(t, eta, tau)  # noqa: E731
+    return integrate.quad(f, -np.inf, y, epsabs=0, epsrel=1e-12)[0] + integrate.quad(f, y, np.inf, epsabs=0,
+                                                                                      epsrel=1e-12)[0]
+
+
+@pytest.mark.parametrize("y,s_lo,s_hi,eta,tau", CASES)
+def test_marginal_matches_quadrature(y, s_lo, s_hi, eta, tau):
+    assert np.exp(ml.log_marginal(y, s_lo, s_hi, eta, tau)) == pytest.approx(quad_marginal(y, s_lo, s_hi, eta, tau),
+                                                                            rel=1e-9)
+
+
+@pytest.mark.parametrize("y,s_lo,s_hi,eta", [(3.0, 0.1, 0.2, 3.05), (3.0, 0.1, 0.2, 2.8), (3.1, 0.15, np.inf, 3.5),
+                                             (3.1, 0.15, np.inf, 2.9), (3.0, 0.1, 0.2, 3.0)])
+def test_tau_to_zero_is_the_likelihood_itself(y, s_lo, s_hi, eta):
+    at_zero = ml.log_marginal(y, s_lo, s_hi, eta, 0.0)
+    assert np.exp(at_zero) == pytest.approx(split_kernel(eta, y, s_lo, s_hi), rel=1e-12)
+    assert ml.log_marginal(y, s_lo, s_hi, eta, 1e-7) == pytest.approx(at_zero, abs=1e-5)
+
+
+def test_equal_halves_give_the_normal_marginal():
+    rng = np.random.default_rng(1)
+    y, s, eta, tau = rng.normal(3, 0.5, 50), rng.uniform(0.02, 0.5, 50), rng.normal(3, 0.5, 50), rng.uniform(0, 1, 50)
+    np.testing.assert_allclose(ml.log_marginal(y, s, s, eta, tau), stats.norm.logpdf(y, eta, np.sqrt(s**2 + tau**2)),
+                               rtol=1e-13, atol=1e-13)
+
+
+def test_loglik_grid_sums_studies():
+    y, lo, hi = np.array([3.0, 3.2]), np.array([0.1, 0.2]), np.array([0.3, np.inf])
+    mu, tau = np.meshgrid([2.9, 3.1], [0.0, 0.4])
+    expected = sum(ml.log_marginal(y[i], lo[i], hi[i], mu, tau) for i in range(2))
+    np.testing.assert_allclose(ml.loglik_grid(y, lo, hi, mu, tau), expected, rtol=1e-14)
+
+
+@pytest.mark.parametrize("y,s_lo,s_hi,eta,tau", [CASES[0], CASES[2], CASES[4], CASES[5], CASES[8]])
+def test_study_effect_draws_follow_the_conditional_posterior(y, s_lo, s_hi, eta, tau):
+    """Kolmogorov-Smirnov against the conditional CDF from numerical integration of L(theta) N(theta; eta, tau^2)."""
+    rng = np.random.default_rng(7)
+    draws = ml.study_effect_draws([y], [s_lo], [s_hi], np.full((20000, 1), eta), np.full(20000, tau), rng)[:, 0]
+    total = quad_marginal(y, s_lo, s_hi, eta, tau)
+
+    def cdf(t):
+        f = lambda u: split_kernel(u, y, s_lo, s_hi) * stats.norm.pdf(u, eta, tau)  # noqa: E731
+        below = integrate.quad(f, -np.inf, min(t, y))[0]
+        return (below + (integrate.quad(f, y, t)[0] if t > y else 0.0)) / total
+
+    grid = np.quantile(draws, np.linspace(0.01, 0.99, 41))
+    ecdf = np.searchsorted(np.sort(draws), grid, side="right") / draws.size
+    assert np.max(np.abs(ecdf - [cdf(t) for t in grid])) < 1.63 / np.sqrt(draws.size)  # KS 1% critical value
+
+
+def test_study_effect_draws_far_in_the_tail():
+    """eta far above a two-sided study: the lower piece's truncation point is ~ -20 SD; no NaN, all below y there."""
+    rng = np.random.default_rng(3)
+    draws = ml.study_effect_draws([0.0], [0.01], [0.01], np.full((1000, 1), 5.0), np.full(1000, 0.2), rng)
+    assert np.isfinite(draws).all() and abs(np.mean(draws) - 5.0 * 0.01**2 / (0.01**2 + 0.04)) < 0.01
+
+
+def test_zero_tau_draws_are_eta():
+    draws = ml.study_effect_draws([3.0], [0.1], [np.inf], np.full((5, 1), 2.5), np.zeros(5), np.random.default_rng(0))
+    np.testing.assert_array_equal(draws, 2.5)
