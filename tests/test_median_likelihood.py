@@ -1,5 +1,7 @@
 """The split-normal likelihood of a median (``median_likelihood.py``) against direct numerical integration."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -15,15 +17,20 @@ CASES = [  # y, s_lo, s_hi, eta, tau
 
 def split_kernel(theta, y, s_lo, s_hi):
     """L(theta) written from its definition (module docstring)."""
-    c = 1 / (np.sqrt(2 * np.pi) * s_lo) if np.isinf(s_hi) else 2 / (np.sqrt(2 * np.pi) * (s_lo + s_hi))
+    c = 1 / (math.sqrt(2 * math.pi) * s_lo) if math.isinf(s_hi) else 2 / (math.sqrt(2 * math.pi) * (s_lo + s_hi))
     s = s_lo if theta < y else s_hi
-    return c * (1.0 if np.isinf(s) else np.exp(-(y - theta) ** 2 / (2 * s**2)))
+    return c * (1.0 if math.isinf(s) else math.exp(-(y - theta) ** 2 / (2 * s**2)))
 
 
-def quad_marginal(y, s_lo, s_hi, eta, tau):
-    f = lambda t: split_kernel(t, y, s_lo, s_hi) * stats.norm.pdf(t, eta, tau)  # noqa: E731
-    return integrate.quad(f, -np.inf, y, epsabs=0, epsrel=1e-12)[0] + integrate.quad(f, y, np.inf, epsabs=0,
-                                                                                      epsrel=1e-12)[0]
+def normal_pdf(t, eta, tau):
+    return math.exp(-((t - eta) / tau) ** 2 / 2) / (math.sqrt(2 * math.pi) * tau)
+
+
+def quad_marginal(y, s_lo, s_hi, eta, tau, rel=1e-12):
+    y, s_lo, s_hi, eta, tau = (float(v) for v in (y, s_lo, s_hi, eta, tau))
+    f = lambda t: split_kernel(t, y, s_lo, s_hi) * normal_pdf(t, eta, tau)  # noqa: E731
+    return integrate.quad(f, -np.inf, y, epsabs=0, epsrel=rel)[0] + integrate.quad(f, y, np.inf, epsabs=0,
+                                                                                    epsrel=rel)[0]
 
 
 @pytest.mark.parametrize("y,s_lo,s_hi,eta,tau", CASES)
@@ -62,7 +69,7 @@ def test_study_effect_draws_follow_the_conditional_posterior(y, s_lo, s_hi, eta,
     total = quad_marginal(y, s_lo, s_hi, eta, tau)
 
     def cdf(t):
-        f = lambda u: split_kernel(u, y, s_lo, s_hi) * stats.norm.pdf(u, eta, tau)  # noqa: E731
+        f = lambda u: split_kernel(u, y, s_lo, s_hi) * normal_pdf(u, eta, tau)  # noqa: E731
         below = integrate.quad(f, -np.inf, min(t, y))[0]
         return (below + (integrate.quad(f, y, t)[0] if t > y else 0.0)) / total
 
@@ -81,3 +88,62 @@ def test_study_effect_draws_far_in_the_tail():
 def test_zero_tau_draws_are_eta():
     draws = ml.study_effect_draws([3.0], [0.1], [np.inf], np.full((5, 1), 2.5), np.zeros(5), np.random.default_rng(0))
     np.testing.assert_array_equal(draws, 2.5)
+
+
+# ---------------------------------------------------------------- frequentist ML (freq/split.py)
+from scipy import optimize  # noqa: E402
+
+from bayes_prrt.effects import study_effects  # noqa: E402
+from bayes_prrt.freq.pool import pool  # noqa: E402
+from bayes_prrt.freq.rma import rma  # noqa: E402
+from bayes_prrt.freq.split import split_ml  # noqa: E402
+
+
+def quad_loglik(mu, tau, y, lo, hi):
+    return sum(np.log(quad_marginal(y[i], lo[i], hi[i], mu, tau, 1e-11)) for i in range(len(y)))
+
+
+@pytest.mark.parametrize("outcome,values", [("PFS", "published"), ("PFS", "living"), ("OS", "living")])
+def test_split_ml_matches_numerical_maximisation(dataset, outcome, values):
+    """The ML estimate and SE against Nelder-Mead on the likelihood integrated by quad, and its curvature in mu."""
+    eff, _ = study_effects(dataset.select(outcome, values), "LOGMEDIAN")
+    y, (lo, hi) = eff.yi, eff.halves
+    fit = split_ml(y, lo, hi)
+    start = [fit.mu + 0.05, np.sqrt(fit.tau2) + 0.05]  # near, not at, the answer: Nelder-Mead has to find it
+    res = optimize.minimize(lambda p: -quad_loglik(p[0], abs(p[1]), y, lo, hi), start,
+                            method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-13, "maxiter": 4000})
+    assert fit.mu == pytest.approx(res.x[0], abs=1e-6)
+    assert np.sqrt(fit.tau2) == pytest.approx(abs(res.x[1]), abs=1e-5)
+    assert fit.loglik == pytest.approx(-res.fun, abs=1e-9)
+    h, tau = 1e-3, np.sqrt(fit.tau2)
+    curvature = -(quad_loglik(fit.mu + h, tau, y, lo, hi) - 2 * quad_loglik(fit.mu, tau, y, lo, hi)
+                  + quad_loglik(fit.mu - h, tau, y, lo, hi)) / h**2
+    assert fit.se == pytest.approx(curvature**-0.5, rel=1e-4)
+
+
+def test_split_ml_with_symmetric_cis_is_the_normal_ml(dataset):
+    """Equal halves: the normal model, so the ML fit of ``rma`` (checked against metafor) to its tolerance."""
+    eff, _ = study_effects(dataset.select("PFS", "living"), "LOGMEDIAN")
+    se = np.sqrt(eff.vi)
+    fit, ref = split_ml(eff.yi, se, se), rma(eff.yi, eff.vi, method="ML")
+    assert fit.mu == pytest.approx(ref.estimate, abs=1e-8) and fit.tau2 == pytest.approx(ref.tau2, abs=1e-8)
+    assert fit.se == pytest.approx(ref.se[0], rel=1e-6)
+    np.testing.assert_allclose(fit.weights, ref.weights, rtol=1e-5)
+
+
+def test_split_pool_records_its_rules(dataset):
+    p = pool(dataset.select("PFS", "published"), "LOGMEDIAN", "DL", median_likelihood="split")
+    assert p.tau2_method == "ML" and p.median_likelihood == "split" and p.median_se == "ci"
+    assert p.rules["singh2024"] == "lower bound only, censored (flat above the median)"
+    assert p.rules["minczeles2022"] == "95% CI, split normal (an SE per half)"
+    assert any("DL is an estimator of the normal model" in n for n in p.notes)
+    assert p.to_dict()["median_likelihood"] == "split"
+    normal = pool(dataset.select("PFS", "published"), "LOGMEDIAN", "DL")
+    assert normal.median_likelihood == "normal" and normal.rules["singh2024"] == "lower bound only, its half mirrored"
+
+
+def test_split_fixed_tau_and_one_sided_only():
+    fit = split_ml([3.0, 3.2], [0.1, 0.1], [0.2, np.inf], fixed_tau=0.0)
+    assert fit.tau2 == 0.0
+    with pytest.raises(Exception, match="lower CI bound only"):
+        split_ml([3.0, 3.2], [0.1, 0.1], [np.inf, np.inf])
