@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..bayes import quadrature
+from ..bayes.exact import exact_posterior
+from ..bayes.fit import model_data
 from ..bayes.summaries import to_scale
 from ..errors import AnalysisError
 from ..effects import study_effects
@@ -63,7 +65,13 @@ def _exact_refit(result, rows, i, priors, settings) -> float:
     if result.kind == "binary":
         likelihood = quadrature._likelihood(tuple(rows["events"].astype(int)), tuple(rows["n"].astype(int)))
         return float(to_scale("binary", likelihood.posterior(resolved, settings.seed, drop=i).mu_quantile(0.5)))
-    eff, _ = study_effects(rows, "LOGMEDIAN")
+    if result.median_likelihood == "split":  # the exact engine on the other studies (``bayes/exact.py``)
+        data, _, _ = model_data(rows, resolved, result.median_se, "split")
+        keep = np.arange(data.k) != i
+        post = exact_posterior("median", data.y[keep], data.scale[keep], np.zeros((keep.sum(), 0)), resolved,
+                               scale_hi=data.scale_hi[keep])
+        return float(post.mu.quantile(0.5, outcome=True))
+    eff, _ = study_effects(rows, "LOGMEDIAN", result.median_se)
     keep = np.arange(len(eff.yi)) != i
     post = quadrature.normal_normal(eff.yi[keep], np.sqrt(eff.vi[keep]), resolved, settings.seed)
     return float(to_scale("median", post.mu_quantile(0.5)))
