@@ -209,3 +209,57 @@ def test_exact_split_posterior_matches_long_mcmc(dataset):
         marginal = exact.exact.mu if name == "mu" else exact.exact.tau
         q = np.quantile(draws, [0.025, 0.5, 0.975])
         np.testing.assert_allclose(q, marginal.quantile([0.025, 0.5, 0.975]), rtol=0.03, atol=0.01)
+
+
+# ---------------------------------------------------------------- spec keys and the rule scenarios
+from bayes_prrt.analysis.spec import SpecError, read_spec  # noqa: E402
+from bayes_prrt.bayes.memo import FitMemo  # noqa: E402
+from bayes_prrt.bayes.sampling import DEFAULT_SETTINGS  # noqa: E402
+from bayes_prrt.sensitivity.analysis import outcome_sensitivity, prior_grid  # noqa: E402
+
+
+def test_default_spec_rules():
+    spec = read_spec()
+    assert (spec.median_likelihood, spec.median_se) == ("split", "ci")
+    assert {"symmetric_ci", "se_from_n"} <= set(spec.sensitivity["scenarios"])
+
+
+@pytest.mark.parametrize("table,key,problem", [
+    ('median_likelihood = "skewed"', "medians.median_likelihood", "'skewed' is not one of split, normal"),
+    ('median_se = "n"', "medians.median_se", "'n' is not one of ci, ci+n"),
+    ('likelihood = "split"', "medians.likelihood", "unknown key"),
+])
+def test_spec_median_keys_are_checked(tmp_path, table, key, problem):
+    path = tmp_path / "spec.toml"
+    path.write_text(f'[analysis]\noutcomes = ["PFS"]\n[medians]\n{table}\n')
+    with pytest.raises(SpecError) as err:
+        read_spec(path)
+    assert str(err.value).startswith(f"{path}, key '{key}': ") and problem in str(err.value)
+
+
+def test_spec_median_keys_are_read(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text('[analysis]\noutcomes = ["PFS"]\n[medians]\nmedian_likelihood = "normal"\nmedian_se = "ci+n"\n')
+    spec = read_spec(path)
+    assert (spec.median_likelihood, spec.median_se) == ("normal", "ci+n")
+
+
+def test_rule_scenarios_refit_medians_with_their_rules(dataset):
+    """symmetric_ci is the normal-likelihood fit of the published rows, se_from_n the split fit with ci+n; for a
+    proportion both are the published fit itself (the memo reuses it)."""
+    memo = FitMemo(DEFAULT_SETTINGS, median_likelihood="split")
+    grid = prior_grid("median", ["halfnormal:0.5"], [])
+    res = outcome_sensitivity(dataset, "PFS", [], grid, ["published", "symmetric_ci", "se_from_n"], (0.05, 0.95),
+                              memo=memo, mcmc=False)
+    rows = {r["scenario"]: r for r in res.scenarios}
+    published = dataset.select("PFS", "published")
+    expected = {"published": bayes_pool(published, engine="quadrature", median_likelihood="split"),
+                "symmetric_ci": bayes_pool(published, engine="quadrature", median_likelihood="normal"),
+                "se_from_n": bayes_pool(published, engine="quadrature", median_likelihood="split", median_se="ci+n")}
+    for name, fit in expected.items():
+        assert rows[name]["estimate"] == pytest.approx(fit.pooled["median"], rel=1e-12) and rows[name]["k"] == fit.k
+    assert rows["se_from_n"]["k"] == 6 and rows["symmetric_ci"]["estimate"] != rows["published"]["estimate"]
+    hits = memo.hits
+    dcr = outcome_sensitivity(dataset, "DCR", [], prior_grid("binary", ["halfnormal:1"], []),
+                              ["published", "symmetric_ci"], (0.05, 0.95), memo=memo, mcmc=False)
+    assert dcr.scenarios[0]["estimate"] == dcr.scenarios[1]["estimate"] and memo.hits > hits
