@@ -118,7 +118,8 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
         step(f"{outcome}: frequentist and Bayesian pooling")
         measure = spec.measure_binary if kind == "binary" else spec.measure_median
         freq = FreqFit(pool(rows, measure, spec.tau2, spec.hksj, median_se=spec.median_se,
-                            median_likelihood=spec.median_likelihood), rows, values=spec.values, data_sha256=data.sha256)
+                            median_likelihood=spec.median_likelihood),
+                       rows, values=spec.values, data_sha256=data.sha256)
         priors = spec.priors[kind]
         run = OutcomeRun(outcome, kind, rows, freq, memo.exact_or_mcmc(rows, priors))
         if spec.mcmc != "none":

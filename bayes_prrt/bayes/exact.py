@@ -58,7 +58,7 @@ BOXES, COARSE_H, COARSE_TAU, TAU_MAX = (15.0, 40.0), 0.5, 20, 10.0
 LEVEL_CELLS, LEVEL_CELLS_MAX, TAU_CELLS, NODES = 48, 240, 48, 9
 SLOPE_CELLS = (64, 48, 48)  # tau, beta, mu
 NORMAL_TAU_CELLS, NORMAL_TAU_COARSE = 400, 200
-SPLIT_CELLS = {1: (160, 160, 160), "levels": (96, 160, 320)}  # split likelihood: tau, fewest and most location cells
+SPLIT_CELLS = {1: (128, 128, 128), "levels": (96, 160, 320)}  # split likelihood: tau, fewest and most location cells
 TAU_DOUBLINGS = 2  # the split likelihood's tau grid may reach TAU_MAX x 2^2 (``_tau_reach``)
 QUANTILES = (0.025, 0.5, 0.975)
 LINKS = {"binary": expit, "median": np.exp}
@@ -90,7 +90,8 @@ def exact_posterior(kind: str, y, scale, X, priors: dict[str, Prior], coef_names
     if kind == "median" and scale_hi is None:
         engine = _Normal(y, scale, X, priors, refine)
     elif levels is not None or p == 0:
-        cells = (TAU_CELLS, LEVEL_CELLS, LEVEL_CELLS_MAX) if scale_hi is None else SPLIT_CELLS[1 if p == 0 else "levels"]
+        cells = ((TAU_CELLS, LEVEL_CELLS, LEVEL_CELLS_MAX) if scale_hi is None
+                 else SPLIT_CELLS[1 if p == 0 else "levels"])
         engine = _Levels(y, data, _level_index(X), p + 1, priors, refine, loglik, tau_max, cells)
     elif p == 1:
         engine = _Slope(y, data, X[:, 0], priors, refine, loglik, tau_max)
@@ -513,7 +514,8 @@ class ExactPosterior:
     def error_detail(self) -> dict[str, float]:
         """Largest relative difference of the 2.5/50/97.5% quantiles from a twice-finer rule, by quantity."""
         kind, y, scale, X, priors, names, levels, refine, scale_hi = self._args
-        finer = exact_posterior(kind, y, scale, X, priors, names, levels, refine=2 * refine, scale_hi=scale_hi).quantities()
+        finer = exact_posterior(kind, y, scale, X, priors, names, levels, refine=2 * refine,
+                                scale_hi=scale_hi).quantities()
         out = {}
         for name, marginal in self.quantities().items():
             scale_fn = (lambda q: q) if name == "tau" else marginal.link

@@ -197,8 +197,9 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
                             f"{X.shape[1]} coefficients")
     if by and sub[by].astype(str).nunique() < 2:
         raise AnalysisError(f"'{by}' has {sub[by].nunique()} level(s) with data; a subgroup comparison needs 2")
-    cov_data = replace(data, y=data.y[known], scale=data.scale[known], X=X[:, 1:], studies=sub["study"].astype(str).tolist(),
-                       coef_names=names[1:], scale_hi=data.scale_hi[known] if data.split else None)
+    cov_data = replace(data, y=data.y[known], scale=data.scale[known], X=X[:, 1:],
+                       studies=sub["study"].astype(str).tolist(), coef_names=names[1:],
+                       scale_hi=data.scale_hi[known] if data.split else None)
     idata, diag, exact = _fit(cov_data, engine, settings, _levels(by, reference, names))
     fit = BayesFit(outcome=overall.outcome, kind=data.kind, engine=engine, rows=sub, priors=data.priors,
                    settings=settings, idata=idata, diagnostics=diag, notes=notes, by=by, covariates=columns,

@@ -412,6 +412,7 @@ def fit_metadata(fit: BayesFit) -> str:
                        "priors": {k: str(v) for k, v in fit.priors.items()},
                        "settings": asdict(fit.settings),
                        "diagnostics": None if fit.diagnostics is None else fit.diagnostics.to_dict(),
-                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "median_se": fit.median_se, "median_likelihood": fit.median_likelihood, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
+                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "median_se": fit.median_se,
+                       "median_likelihood": fit.median_likelihood, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
                        "rows": fit.rows.astype(object).where(fit.rows.notna(), None).to_dict(orient="list"),
                        "dtypes": {c: str(t) for c, t in fit.rows.dtypes.items()}})
