@@ -16,6 +16,10 @@ Medians (months, 95% CI L-U):
   sec. 2.4), so SE = c/sqrt(n) with c^2 = n/d, the inverse event fraction; c^2 is estimated as the
   mean of SE_i^2 n_i over the studies with a two-sided CI and n (named in the note), and never
   below 1 (d <= n: at most every patient has an event).
+  ``Effects.halves`` keeps each half of the CI as its own SE, (f(m) - f(L))/1.96 and
+  (f(U) - f(m))/1.96 (infinite with U not estimable; both c/sqrt(n) for a median given its SE from n),
+  for the split-normal likelihood (``median_likelihood.py``); ``Effects.rules`` says per study which
+  rule made its entry.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import pandas as pd
 
 from . import distributions as dist
 from .errors import AnalysisError
-from .names import BINARY_MEASURES, MEDIAN_MEASURES, PROPORTION_MEASURES  # noqa: F401 (re-exported)
+from .names import (BINARY_MEASURES, MEDIAN_LIKELIHOODS, MEDIAN_MEASURES, MEDIAN_SE_RULES,  # noqa: F401 (re-exported)
+                    PROPORTION_MEASURES)
 
 Z95 = 1.96  # the constant used to turn a reported 95% CI into an SE
 
@@ -41,6 +46,8 @@ class Effects:
     measure: str
     n: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    halves: tuple[np.ndarray, np.ndarray] | None = None  # medians: the lower and upper half's SE (module docstring)
+    rules: list[str] | None = None  # medians: the rule that made each study's entry (``ENTRY_RULES``)
 
 
 def pft(x, n):
@@ -74,13 +81,28 @@ def se_from_ci(ci_low, ci_high, median=None, transform=np.log):
     return np.where(np.isnan(hi), half, (hi - lo) / (2 * Z95))
 
 
-MEDIAN_SE_RULES = ("ci", "ci+n")
+ENTRY_RULES = {  # (how the study reported its median, likelihood) -> the rule in the study tables
+    ("two-sided", "normal"): "95% CI, one symmetric SE",
+    ("two-sided", "split"): "95% CI, split normal (an SE per half)",
+    ("lower only", "normal"): "lower bound only, its half mirrored",
+    ("lower only", "split"): "lower bound only, censored (flat above the median)",
+    ("no CI", "normal"): "no CI, SE c/sqrt(n)",
+    ("no CI", "split"): "no CI, SE c/sqrt(n)",
+}
+
+
+def check_median_likelihood(likelihood: str) -> str:
+    if likelihood not in MEDIAN_LIKELIHOODS:
+        raise AnalysisError(f"unknown median_likelihood '{likelihood}'; choose one of {', '.join(MEDIAN_LIKELIHOODS)}")
+    return likelihood
 
 
 def median_effects(median, ci_low, ci_high, measure: str, studies, n=None,
-                   median_se: str | float = "ci") -> tuple[Effects, np.ndarray]:
+                   median_se: str | float = "ci", likelihood: str = "normal") -> tuple[Effects, np.ndarray]:
     """Effects of the medians that have a CI (and, with ``median_se`` "ci+n" or a given constant c,
-    of those with n only); returns them and the mask of rows used."""
+    of those with n only); returns them and the mask of rows used. ``likelihood`` ("normal" or
+    "split") words the notes and ``rules``; both representations are in the result."""
+    check_median_likelihood(likelihood)
     m, lo, hi = (np.asarray(a, float) for a in (median, ci_low, ci_high))
     studies = np.asarray(studies).astype(str)
     f = np.log if measure == "LOGMEDIAN" else (lambda a: a)
@@ -88,8 +110,12 @@ def median_effects(median, ci_low, ci_high, measure: str, studies, n=None,
     one_sided = has_ci & np.isnan(hi)
     notes = []
     if one_sided.any():
-        notes.append("upper CI bound not estimable, SE from the lower half alone: " + ", ".join(studies[one_sided]))
+        how = ("SE from the lower half alone" if likelihood == "normal"
+               else "one-sided (censored) term, flat above the median")
+        notes.append(f"upper CI bound not estimable, {how}: " + ", ".join(studies[one_sided]))
     se = se_from_ci(lo, hi, m, f)
+    with np.errstate(invalid="ignore"):
+        s_lo, s_hi = (f(m) - f(lo)) / Z95, np.where(np.isnan(hi), np.inf, (f(hi) - f(m)) / Z95)
     used = has_ci
     if _se_constant(median_se) is not None and (~has_ci).any():
         if measure != "LOGMEDIAN":
@@ -99,12 +125,15 @@ def median_effects(median, ci_low, ci_high, measure: str, studies, n=None,
         used = has_ci | (n > 0)
         fill = used & ~has_ci
         se = np.where(fill, c / np.sqrt(np.where(fill, n, 1.0)), se)
+        s_lo, s_hi = np.where(fill, se, s_lo), np.where(fill, se, s_hi)
         notes.append(f"no CI: SE(log median) = c/sqrt(n), c = {c:.3g} {source} (exponential model, c^2 = n/events): "
                      + (", ".join(f"{s} (n = {int(k)})" for s, k in zip(studies[fill], n[fill], strict=True))
                         or "none has n"))
     if (~used).any():
         notes.append("left out, no CI reported: " + ", ".join(studies[~used]))
-    return Effects(f(m)[used], (se**2)[used], measure, None, notes), used
+    how = np.where(~has_ci, "no CI", np.where(one_sided, "lower only", "two-sided"))[used]
+    rules = [ENTRY_RULES[(h, likelihood)] for h in how]
+    return Effects(f(m)[used], (se**2)[used], measure, None, notes, (s_lo[used], s_hi[used]), rules), used
 
 
 def typical_variance(vi) -> float:
@@ -185,9 +214,11 @@ def default_measure(rows: pd.DataFrame) -> str:
     return "PFT" if rows["kind"].iloc[0] == "binary" else "LOGMEDIAN"
 
 
-def study_effects(rows: pd.DataFrame, measure: str, median_se: str = "ci") -> tuple[Effects, pd.DataFrame]:
+def study_effects(rows: pd.DataFrame, measure: str, median_se: str = "ci",
+                  median_likelihood: str = "normal") -> tuple[Effects, pd.DataFrame]:
     """Effects of the rows that can be pooled with ``measure``, and those rows (``median_se``: the
-    rule for medians without a CI, see the module docstring)."""
+    rule for medians without a CI, see the module docstring; ``median_likelihood``: "normal" or
+    "split", ``median_likelihood.py``)."""
     kind, outcome = rows["kind"].iloc[0], rows["outcome"].iloc[0]
     if kind == "binary":
         if measure not in BINARY_MEASURES:
@@ -200,11 +231,17 @@ def study_effects(rows: pd.DataFrame, measure: str, median_se: str = "ci") -> tu
         raise AnalysisError(f"{outcome} is a median outcome: measure {measure} does not apply; "
                             f"use one of {', '.join(MEDIAN_MEASURES)}")
     eff, used = median_effects(rows["median"], rows["ci_low"], rows["ci_high"], measure, rows["study"],
-                               rows["n"] if "n" in rows.columns else None, median_se)
+                               rows["n"] if "n" in rows.columns else None, median_se, median_likelihood)
     used_rows = rows[used].reset_index(drop=True)
     flat = ~(eff.vi > 0)
     if flat.any():
         study = used_rows["study"].astype(str)[flat].iloc[0]
         raise AnalysisError(f"{outcome}, study '{study}': its 95% CI has zero width (ci_low = ci_high, or ci_low = "
                             f"median with no ci_high), so its SE is 0 and it would take all the weight; check the CI")
+    half = ~((eff.halves[0] > 0) & (eff.halves[1] > 0))
+    if median_likelihood == "split" and half.any():
+        row = used_rows[half].iloc[0]
+        raise AnalysisError(f"{outcome}, study '{row['study']}': the median {row['median']:g} equals a bound of its "
+                            f"95% CI ({row['ci_low']:g}-{row['ci_high']:g}), so one half of the split-normal "
+                            f"likelihood has SE 0; check the CI, or use median_likelihood 'normal'")
     return eff, used_rows

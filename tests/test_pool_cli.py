@@ -37,7 +37,11 @@ def test_pool_survival_notes_left_out_studies():
     out = json.loads(invoke("pool", "--outcome", "PFS", "--json").output)
     assert out["measure"] == "LOGMEDIAN"
     assert any("kennedy2022" in n and "no CI" in n for n in out["notes"])
-    assert any("singh2024" in n and "lower half" in n for n in out["notes"])
+    assert any("singh2024" in n and "one-sided (censored)" in n for n in out["notes"])  # the default: split
+    assert out["median_likelihood"] == "split" and out["tau2_method"] == "ML"
+    assert out["rules"]["singh2024"] == "lower bound only, censored (flat above the median)"
+    normal = json.loads(invoke("pool", "--outcome", "PFS", "--median-likelihood", "normal", "--json").output)
+    assert any("singh2024" in n and "lower half" in n for n in normal["notes"]) and normal["tau2_method"] == "DL"
 
 
 @pytest.mark.parametrize("args,words", [

@@ -29,8 +29,11 @@ def default_run(tmp_path_factory):
 def test_each_model_is_fitted_once(default_run):
     meta, _ = default_run
     counts = meta["counts"]
-    assert counts["mcmc_fits"] == 4 and counts["fits_reused"] == 17, counts
-    assert counts["compilations"] <= 2  # one binomial and one log-median structure (0 when compiled already)
+    # 4 headline MCMC checks, and the half-Cauchy tau priors of the PFS and OS grids (2 x 2): under the split-normal
+    # likelihood their tau posterior reaches beyond the exact engine's tau lattice (docs/bayes.md), so MCMC
+    assert counts["mcmc_fits"] == 8 and counts["fits_reused"] == 23, counts
+    # one binomial and two split log-median structures (half-normal and half-Cauchy tau; 0 when compiled already)
+    assert counts["compilations"] <= 3
 
 
 def test_methods_and_reproduce_line_come_from_the_run(default_run):

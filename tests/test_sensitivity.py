@@ -114,7 +114,8 @@ def test_cli_sensitivity_json(tmp_path):
     assert {"priors", "scenarios", "loo", "psens", "verdicts"} <= set(out)
     assert len(out["priors"]) >= 9
     assert {"prior", "estimate", "ci_low", "ci_high", "tau_median", "statements"} <= set(out["priors"][0])
-    assert {r["scenario"] for r in out["scenarios"]} == {"published", "corrected", "strict", "living", "recist"}
+    assert {r["scenario"] for r in out["scenarios"]} == {"published", "corrected", "strict", "living", "recist",
+                                                         "symmetric_ci", "se_from_n"}
     assert {"pareto_k", "shift"} <= set(next(iter(out["loo"].values())))
     strict = next(r for r in out["scenarios"] if r["scenario"] == "strict")
     assert strict["estimate"] is None and any("strict: not poolable" in n for n in out["notes"])

@@ -117,7 +117,9 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
         kind = rows["kind"].iloc[0]
         step(f"{outcome}: frequentist and Bayesian pooling")
         measure = spec.measure_binary if kind == "binary" else spec.measure_median
-        freq = FreqFit(pool(rows, measure, spec.tau2, spec.hksj), rows, values=spec.values, data_sha256=data.sha256)
+        freq = FreqFit(pool(rows, measure, spec.tau2, spec.hksj, median_se=spec.median_se,
+                            median_likelihood=spec.median_likelihood),
+                       rows, values=spec.values, data_sha256=data.sha256)
         priors = spec.priors[kind]
         run = OutcomeRun(outcome, kind, rows, freq, memo.exact_or_mcmc(rows, priors))
         for covariate in spec.covariates:
@@ -146,7 +148,7 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
     ``reuse=False`` refits as the pipeline did before it, for the benchmark). The MCMC cross-checks of the
     overall models are started first, in a background process where that helps (``bayes/background.py``)."""
     check_against_data(spec, data)
-    memo = FitMemo(settings, reuse)
+    memo = FitMemo(settings, reuse, spec.median_se, spec.median_likelihood)
     before = {**sampling.STATS, "compiled": compiled.STATS["compiled"]}
     if spec.mcmc != "none":
         selected = [data.select(outcome, spec.values) for outcome in spec.outcomes]

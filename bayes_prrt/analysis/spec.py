@@ -1,7 +1,8 @@
 """Declarative analysis specs (TOML files in ``models/``), validated at the door.
 
 A spec names the outcomes to pool, the value-source policy, covariates, the
-frequentist settings, the priors and the probability statements. Unknown keys and
+frequentist settings, the rules for medians (``[medians]``: median_se, median_likelihood), the
+priors and the probability statements. Unknown keys and
 bad values raise :class:`SpecError` naming the file and the key.
 """
 
@@ -16,7 +17,8 @@ from ..data.dataset import VALUE_POLICIES
 from ..bayes.statements import BETWEEN_STUDY, COMPARISONS, WITHIN_STUDY, check_levels, compared_levels
 from ..bayes.statements import parse as parse_statement
 from ..errors import AnalysisError, BayesPrrtError
-from ..names import BINARY_MEASURES, MEDIAN_MEASURES, TAU2_METHODS
+from ..names import (BINARY_MEASURES, DEFAULT_MEDIAN_LIKELIHOOD, MEDIAN_LIKELIHOODS, MEDIAN_MEASURES, MEDIAN_SE_RULES,
+                     TAU2_METHODS)
 from ..priors import KINDS, Prior, PriorError, parse_prior, resolve_priors
 from ..resources import default_spec_path
 
@@ -25,6 +27,7 @@ MCMC_CHECKS = ("headline", "all", "none")  # which exact posteriors an MCMC fit 
 SECTIONS = {
     "analysis": {"name", "outcomes", "values", "covariates", "mcmc"},
     "frequentist": {"measure_binary", "measure_median", "tau2", "hksj"},
+    "medians": {"median_se", "median_likelihood"},  # every median fit, Bayesian and frequentist
     "priors": {"binary", "median"},
     "statements": {"outcome", "by", "text", "comparison"},
     "sensitivity": {"thresholds", "scenarios", "tau_binary", "tau_median", "mu_binary", "mu_median"},
@@ -46,6 +49,8 @@ class Spec:
     measure_median: str = "LOGMEDIAN"
     tau2: str = "DL"
     hksj: bool = False
+    median_se: str = "ci"  # a median without a CI: left out (ci) or SE c/sqrt(n) (ci+n); effects.py
+    median_likelihood: str = DEFAULT_MEDIAN_LIKELIHOOD  # a median's CI: split normal or one symmetric SE
     priors: dict[str, dict[str, Prior]] = field(default_factory=dict)  # kind -> parameter -> prior, resolved
     statements: list[dict] = field(default_factory=list)  # outcome, text, by; each parsed and checked
     sensitivity: dict = field(default_factory=dict)  # thresholds, scenarios and the grids as Prior lists
@@ -166,8 +171,10 @@ def read_spec(path: str | Path | None = None) -> Spec:
         if section != "statements" and not isinstance(value, dict):
             raise SpecError(file, section, f"must be a table: a [{section}] header followed by key = value lines")
     analysis, freq, priors = raw.get("analysis", {}), raw.get("frequentist", {}), raw.get("priors", {})
+    medians = raw.get("medians", {})
     _unknown_keys(file, "analysis", analysis)
     _unknown_keys(file, "frequentist", freq)
+    _unknown_keys(file, "medians", medians)
     _unknown_keys(file, "priors", priors)
     parsed_priors = {kind: resolve_priors(kind, _prior_table(file, kind, priors.get(kind, {}))) for kind in KINDS}
     outcomes = analysis.get("outcomes")
@@ -190,6 +197,9 @@ def read_spec(path: str | Path | None = None) -> Spec:
                                MEASURES_MEDIAN),
         tau2=_choice(file, "frequentist.tau2", freq.get("tau2", "DL"), TAU2_METHODS),
         hksj=hksj,
+        median_se=_choice(file, "medians.median_se", medians.get("median_se", "ci"), MEDIAN_SE_RULES),
+        median_likelihood=_choice(file, "medians.median_likelihood",
+                                  medians.get("median_likelihood", DEFAULT_MEDIAN_LIKELIHOOD), MEDIAN_LIKELIHOODS),
         priors=parsed_priors,
         statements=statements,
         sensitivity=sensitivity,

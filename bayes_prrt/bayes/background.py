@@ -28,12 +28,13 @@ def available() -> bool:
     return (os.cpu_count() or 1) >= 2
 
 
-def _work(jobs, settings: Settings, results) -> None:
-    """The worker: fit each (rows, priors) job by MCMC and send (fit, counts) or the error, in order."""
+def _work(jobs, settings: Settings, rules: dict, results) -> None:
+    """The worker: fit each (rows, priors) job by MCMC (``rules``: for medians, ``FitMemo.rules``) and send
+    (fit, counts) or the error, in order."""
     for rows, priors in jobs:
         before = {**sampling.STATS, "compiled": compiled.STATS["compiled"], "reused": compiled.STATS["reused"]}
         try:
-            fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings)
+            fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
             counts = {"fits": sampling.STATS["fits"] - before["fits"], "refits": sampling.STATS["refits"] - before["refits"],
                       "compiled": compiled.STATS["compiled"] - before["compiled"],
                       "reused": compiled.STATS["reused"] - before["reused"]}
@@ -45,10 +46,10 @@ def _work(jobs, settings: Settings, results) -> None:
 class BackgroundFits:
     """The MCMC fits of ``jobs`` (a list of (rows, priors)), made by a worker process in this order."""
 
-    def __init__(self, jobs: list, settings: Settings) -> None:
+    def __init__(self, jobs: list, settings: Settings, rules: dict | None = None) -> None:
         context = multiprocessing.get_context("spawn")
         self._results = context.Queue()
-        self._process = context.Process(target=_work, args=(list(jobs), settings, self._results), daemon=True)
+        self._process = context.Process(target=_work, args=(list(jobs), settings, rules or {}, self._results), daemon=True)
         self._process.start()
         self._received: list = []
 

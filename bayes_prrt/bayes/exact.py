@@ -19,6 +19,10 @@ L_j the level's marginal likelihood (each study's random effect by adaptive Gaus
 common step giving >= 48 cells to the narrowest location); beta_j = a_j - mu and contrasts
 a_j - a_l are lattice differences (exact sums; a_j, a_l are independent given tau, mu).
 Binomial, one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu), 64 x 48 x 48 cells.
+Log-median with the split-normal likelihood (``scale_hi`` given; ``median_likelihood.py``): given
+tau the posterior is no longer Gaussian, so it takes the binomial rules (no covariate or one
+categorical, or one numeric covariate), each study's term the closed-form marginal instead of
+Gauss-Hermite.
 Both binomial rules find the region first on a coarse grid (log mass within ``DROP`` of its
 maximum, mu and a_j in [-15, 15], widened once to [-40, 40] for the categorical rule when
 needed, tau in [0, 10] or the prior's support).
@@ -44,6 +48,7 @@ from scipy.signal import fftconvolve
 from scipy.special import expit, logsumexp
 
 from ..errors import AnalysisError, ExactUnavailable
+from .. import median_likelihood
 from ..likelihood import loglik_grid
 from ..priors import Prior
 from .marginal import Lattice, Marginal, NormalMixture
@@ -53,35 +58,75 @@ BOXES, COARSE_H, COARSE_TAU, TAU_MAX = (15.0, 40.0), 0.5, 20, 10.0
 LEVEL_CELLS, LEVEL_CELLS_MAX, TAU_CELLS, NODES = 48, 240, 48, 9
 SLOPE_CELLS = (64, 48, 48)  # tau, beta, mu
 NORMAL_TAU_CELLS, NORMAL_TAU_COARSE = 400, 200
+SPLIT_CELLS = {1: (128, 128, 128), "levels": (96, 160, 320)}  # split likelihood: tau, fewest and most location cells
+TAU_DOUBLINGS = 2  # the split likelihood's tau grid may reach TAU_MAX x 2^2 (``_tau_reach``)
 QUANTILES = (0.025, 0.5, 0.975)
 LINKS = {"binary": expit, "median": np.exp}
 
 
 def exact_posterior(kind: str, y, scale, X, priors: dict[str, Prior], coef_names=None, levels=None,
-                    refine: int = 1) -> "ExactPosterior":
+                    refine: int = 1, scale_hi=None) -> "ExactPosterior":
     """Exact posterior of the binomial (``kind="binary"``: y = events, scale = n) or log-median
     (``kind="median"``: y = log medians, scale = their SEs) model.
 
     X: (k, p) covariates without the intercept (p = 0 allowed); coef_names: the p column names;
     levels: for one categorical covariate, its level names with the reference first (X then
     holds the p = len(levels) - 1 treatment dummies). ``refine`` = 2 halves every step.
+    ``scale_hi``: log medians under the split-normal likelihood, scale the lower and scale_hi the
+    upper half's SE (infinite: a lower bound only).
     """
     y, scale = np.asarray(y, float), np.asarray(scale, float)
     X = np.asarray(X, float).reshape(len(y), -1)
     p = X.shape[1]
     coef_names = list(coef_names) if coef_names is not None else [f"beta{j + 1}" for j in range(p)]
     _check(kind, y, scale, X, priors, coef_names, levels)
-    if kind == "median":
+    loglik, data = loglik_grid, scale
+    if scale_hi is not None:
+        scale_hi = np.asarray(scale_hi, float)
+        if kind != "median" or scale_hi.shape != scale.shape or not (scale_hi > 0).all():
+            raise AnalysisError("the split likelihood needs log medians with an upper-half SE > 0 (or inf) per study")
+        loglik, data = _split_loglik, np.column_stack([scale, scale_hi])
+    tau_max = TAU_MAX if scale_hi is None else _tau_reach(y, data, priors)
+    if kind == "median" and scale_hi is None:
         engine = _Normal(y, scale, X, priors, refine)
     elif levels is not None or p == 0:
-        engine = _Levels(y, scale, _level_index(X), p + 1, priors, refine)
+        cells = ((TAU_CELLS, LEVEL_CELLS, LEVEL_CELLS_MAX) if scale_hi is None
+                 else SPLIT_CELLS[1 if p == 0 else "levels"])
+        engine = _Levels(y, data, _level_index(X), p + 1, priors, refine, loglik, tau_max, cells)
     elif p == 1:
-        engine = _Slope(y, scale, X[:, 0], priors, refine)
+        engine = _Slope(y, data, X[:, 0], priors, refine, loglik, tau_max)
     else:
-        raise ExactUnavailable(f"the exact binomial engine takes one categorical or one numeric covariate, not {p} "
-                            f"columns; use MCMC")
+        raise ExactUnavailable(f"the exact {'binomial' if kind == 'binary' else 'split-likelihood'} engine takes one "
+                               f"categorical or one numeric covariate, not {p} columns; use MCMC")
     return ExactPosterior(kind, engine, coef_names, list(levels) if levels is not None else None,
-                          (kind, y, scale, X, priors, coef_names, levels, refine))
+                          (kind, y, scale, X, priors, coef_names, levels, refine, scale_hi))
+
+
+def _split_loglik(y, halves, mu, tau, nodes):
+    """The split-normal marginal log-likelihood on a (mu, tau) grid, halves = (lower SE, upper SE) columns
+    (closed form: ``nodes`` unused)."""
+    return median_likelihood.loglik_grid(y, halves[:, 0], halves[:, 1], mu, tau)
+
+
+def _tau_reach(y, halves, priors) -> float:
+    """The upper end of tau's grid for the split likelihood: TAU_MAX, doubled up to TAU_DOUBLINGS times until
+    tau's log posterior there (mu on the coarse box, covariates left aside) is DROP below its peak on
+    [0, TAU_MAX]. A lower bound only leaves the likelihood flat in tau's tail, so a heavy-tailed prior
+    (half-Cauchy) reaches beyond it: such a posterior is left to MCMC (the uniform tau lattice would be too
+    coarse near the mode)."""
+    if priors["tau"].family == "uniform":
+        return TAU_MAX
+    box = np.arange(-BOXES[0], BOXES[0], COARSE_H) + COARSE_H / 2
+
+    def logpost(tc):
+        mu, tau = np.meshgrid(box, tc)
+        return logsumexp(_split_loglik(y, halves, mu, tau, 0) + priors["mu"].logpdf(mu), 1) + priors["tau"].logpdf(tc)
+
+    peak = logpost(_midpoints(0.0, TAU_MAX, COARSE_TAU)[0]).max()
+    for doubling in range(TAU_DOUBLINGS + 1):
+        if logpost(np.array([TAU_MAX * 2.0**doubling]))[0] < peak - DROP:
+            return TAU_MAX * 2.0**doubling
+    raise ExactUnavailable("the posterior of tau has too heavy a tail for the exact engine; use MCMC")
 
 
 def _check(kind, y, scale, X, priors, coef_names, levels) -> None:
@@ -140,10 +185,11 @@ def _tau_marginal(tc, ht, mass, t_lo) -> Marginal:
 class _Levels:
     """Binomial model with a_0 = mu and a_j = mu + beta_j (see module docstring)."""
 
-    def __init__(self, events, n, level, L, priors, refine):
-        self.priors, self.L = priors, L
+    def __init__(self, events, n, level, L, priors, refine, loglik=loglik_grid, tau_max=TAU_MAX,
+                 cells=(TAU_CELLS, LEVEL_CELLS, LEVEL_CELLS_MAX)):
+        self.priors, self.L, self.loglik = priors, L, loglik
         self.studies = [(events[level == j], n[level == j]) for j in range(L)]
-        t_lo, t_hi, self.tau_bounded = _tau_support(priors["tau"], TAU_MAX)
+        t_lo, t_hi, self.tau_bounded = _tau_support(priors["tau"], tau_max)
         self.t_lo = t_lo
         tc, ht = _midpoints(t_lo, t_hi, COARSE_TAU)
         for half in BOXES:  # a wider box only when the first does not hold the posterior
@@ -159,11 +205,12 @@ class _Levels:
                 if half == BOXES[-1]:
                     raise
         widths = [hi - lo for lo, hi in spans]
-        h = max(min(widths) / LEVEL_CELLS, max(widths) / LEVEL_CELLS_MAX) / refine
+        tau_cells, level_cells, level_cells_max = cells
+        h = max(min(widths) / level_cells, max(widths) / level_cells_max) / refine
         self.grids = [lo + (np.arange(int(np.ceil(w / h))) + 0.5) * h for (lo, _), w in zip(spans, widths)]
         self.h = h
         self.tc, self.ht = _midpoints(max(t_lo, tspan[0]), t_hi if self.tau_bounded else tspan[1],
-                                      TAU_CELLS * refine)
+                                      tau_cells * refine)
         logW, self.logq = self._tables(self.tc, self.ht, self.grids, h, NODES if refine == 1 else 15)
         self.W = np.exp(logW - logsumexp(logW))
 
@@ -172,7 +219,7 @@ class _Levels:
         m0, s0 = self.priors["mu"].params
         b0, sb = self.priors["beta"].params if self.L > 1 else (0.0, 1.0)
         mu = grids[0]
-        logL = [loglik_grid(x, n, *np.meshgrid(g, tc), nodes) if len(x) else np.zeros((len(tc), len(g)))
+        logL = [self.loglik(x, n, *np.meshgrid(g, tc), nodes) if len(x) else np.zeros((len(tc), len(g)))
                 for (x, n), g in zip(self.studies, grids)]  # (tau, a)
         logW = (self.priors["tau"].logpdf(tc)[:, None] + np.log(ht) + stats.norm.logpdf(mu, m0, s0)[None, :]
                 + np.log(h) + logL[0])
@@ -265,14 +312,14 @@ class _Levels:
 class _Slope:
     """Binomial model with one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu)."""
 
-    def __init__(self, events, n, x, priors, refine):
-        self.events, self.n, self.x, self.priors = events, n, x, priors
-        t_lo, t_hi, bounded = _tau_support(priors["tau"], TAU_MAX)
+    def __init__(self, events, n, x, priors, refine, loglik=loglik_grid, tau_max=TAU_MAX):
+        self.events, self.n, self.x, self.priors, self.loglik = events, n, x, priors, loglik
+        t_lo, t_hi, bounded = _tau_support(priors["tau"], tau_max)
         self.t_lo = t_lo
         b0, sb = priors["beta"].params
         reach = 30.0 / max(float(np.ptp(x)), 1e-12)
         b_lo, b_hi = max(b0 - 8 * sb, -reach), min(b0 + 8 * sb, reach)
-        tc, ht = _midpoints(t_lo, t_hi if bounded else TAU_MAX, COARSE_TAU)
+        tc, ht = _midpoints(t_lo, t_hi, COARSE_TAU)
         bc, hb = _midpoints(b_lo, b_hi, 40)
         mc, hm = _midpoints(-BOXES[0], BOXES[0], 60)
         lp = self._logmass(tc, ht, bc, hb, mc, hm, 5)
@@ -294,7 +341,7 @@ class _Slope:
               + np.log(ht * hb * hm))
         for value in np.unique(self.x):
             at = self.x == value
-            lp = lp + loglik_grid(self.events[at], self.n[at], M + B * value, T, nodes)
+            lp = lp + self.loglik(self.events[at], self.n[at], M + B * value, T, nodes)
         return lp
 
     def tau(self) -> Marginal:
@@ -474,8 +521,9 @@ class ExactPosterior:
     @cached_property
     def error_detail(self) -> dict[str, float]:
         """Largest relative difference of the 2.5/50/97.5% quantiles from a twice-finer rule, by quantity."""
-        kind, y, scale, X, priors, names, levels, refine = self._args
-        finer = exact_posterior(kind, y, scale, X, priors, names, levels, refine=2 * refine).quantities()
+        kind, y, scale, X, priors, names, levels, refine, scale_hi = self._args
+        finer = exact_posterior(kind, y, scale, X, priors, names, levels, refine=2 * refine,
+                                scale_hi=scale_hi).quantities()
         out = {}
         for name, marginal in self.quantities().items():
             scale_fn = (lambda q: q) if name == "tau" else marginal.link

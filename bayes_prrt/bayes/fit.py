@@ -14,6 +14,8 @@ and would be driven by the prior.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -22,6 +24,7 @@ from .. import seeds
 from ..design import design_matrix, known_covariates
 from ..effects import study_effects
 from ..errors import AnalysisError
+from .. import median_likelihood
 from ..names import ENGINES
 from ..priors import resolve_priors
 from .models import ModelData
@@ -34,18 +37,23 @@ MCMC_MAX_STUDIES = 5_000  # above this an MCMC fit takes hours (benchmarks/resul
 
 
 
-def model_data(rows: pd.DataFrame, priors, median_se: str = "ci") -> tuple[ModelData, pd.DataFrame, list[str]]:
+def model_data(rows: pd.DataFrame, priors, median_se: str = "ci",
+               median_likelihood: str = "normal") -> tuple[ModelData, pd.DataFrame, list[str]]:
     """The model's data for one outcome's rows: events and n, or log medians and their SEs (rows
-    without a CI are left out, or with ``median_se="ci+n"`` get SE c/sqrt(n): ``effects.study_effects``).
-    Returns it, the rows used and notes."""
+    without a CI are left out, or with ``median_se="ci+n"`` get SE c/sqrt(n): ``effects.study_effects``;
+    with ``median_likelihood="split"`` the SEs of the CI's two halves). Returns it, the rows used and notes."""
+    scale_hi = None
     if rows["kind"].iloc[0] == "binary":
         y, scale, used, notes = rows["events"].to_numpy(int), rows["n"].to_numpy(int), rows, []
     else:
-        eff, used = study_effects(rows, "LOGMEDIAN", median_se)
+        eff, used = study_effects(rows, "LOGMEDIAN", median_se, median_likelihood)
         y, scale, notes = eff.yi, np.sqrt(eff.vi), list(eff.notes)
+        if median_likelihood == "split":
+            scale, scale_hi = eff.halves
     used = used.reset_index(drop=True)
     studies = used["study"].astype(str).tolist()
-    return ModelData(used["kind"].iloc[0], y, scale, np.zeros((len(y), 0)), priors, studies), used, notes
+    return (ModelData(used["kind"].iloc[0], y, scale, np.zeros((len(y), 0)), priors, studies, scale_hi=scale_hi),
+            used, notes)
 
 
 def _posterior_predictive(data: ModelData, posterior: xr.Dataset, seed: int) -> xr.Dataset:
@@ -57,7 +65,9 @@ def _posterior_predictive(data: ModelData, posterior: xr.Dataset, seed: int) -> 
     out = {"new_study": (("chain", "draw"), predictive(data.kind, mu, tau, seeds.rng(seed, "predictive")))}
     if data.kind == "median":
         eta = posterior["eta"].to_numpy() if "eta" in posterior else np.broadcast_to(mu[..., None], mu.shape + (data.k,))
-        theta = conditional_study_effects(data.y, data.scale, eta, tau, seeds.rng(seed, "study_effects"))
+        rng = seeds.rng(seed, "study_effects")
+        theta = (median_likelihood.study_effect_draws(data.y, data.scale, data.scale_hi, eta, tau, rng) if data.split
+                 else conditional_study_effects(data.y, data.scale, eta, tau, rng))
         out["theta"] = (("chain", "draw", "study"), theta)
     return xr.Dataset(out, coords=coords)
 
@@ -67,7 +77,8 @@ def exact_model(data: ModelData, levels: list[str] | None = None):
     the reference first, in the order of the design's columns."""
     from .exact import exact_posterior
 
-    return exact_posterior(data.kind, data.y, data.scale, data.X, data.priors, data.coef_names, levels)
+    return exact_posterior(data.kind, data.y, data.scale, data.X, data.priors, data.coef_names, levels,
+                           scale_hi=data.scale_hi)
 
 
 def _separation(rows: pd.DataFrame, by: str) -> list[str]:
@@ -92,11 +103,11 @@ def _levels(by: str | None, reference: dict, names: list[str]) -> list[str] | No
 
 def attach_exact(fit: BayesFit) -> None:
     """Recompute the exact posterior of an exact fit (e.g. one loaded from a file, which stores draws only)."""
-    data, _, _ = model_data(fit.rows, fit.priors, fit.median_se)
+    data, _, _ = model_data(fit.rows, fit.priors, fit.median_se, fit.median_likelihood)
     names, reference = ["intrcpt"], {}
     if fit.covariates:
         X, names, reference = design_matrix(fit.rows, fit.covariates, dict(fit.reference))
-        data = ModelData(data.kind, data.y, data.scale, X[:, 1:], data.priors, data.studies, names[1:])
+        data = replace(data, X=X[:, 1:], coef_names=names[1:])
     fit.exact = exact_model(data, _levels(fit.by, reference, names))
 
 
@@ -134,14 +145,16 @@ def _fit(data: ModelData, engine: str, settings: Settings, levels: list[str] | N
 def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = None,
                engine: str = "mcmc", settings: Settings = DEFAULT_SETTINGS,
                covariates: list[str] | None = None, reference: str | None = None,
-               overall: BayesFit | None = None, median_se: str = "ci", separate_tau: bool = False) -> BayesFit:
+               overall: BayesFit | None = None, median_se: str = "ci", separate_tau: bool = False,
+               median_likelihood: str = "normal") -> BayesFit:
     """Hierarchical Bayesian pooling of one outcome (one row per study).
 
     ``priors``: ``Prior`` objects or their texts by parameter (mu, tau, beta), over the defaults
     of the outcome's kind. ``by``: a categorical covariate (subgroups and contrasts; ``reference``
     names its reference level). ``covariates``: a meta-regression. ``overall``: the fit without
     covariates under the same priors and settings, reused by a covariate model. ``median_se``:
-    "ci" (a median without a CI is left out) or "ci+n" (its SE from n, ``effects.py``). ``separate_tau``: with
+    "ci" (a median without a CI is left out) or "ci+n" (its SE from n, ``effects.py``);
+    ``median_likelihood``: "normal" (one SE per study) or "split" (``median_likelihood.py``). ``separate_tau``: with
     ``by``, a separate mean and tau per level (``separate.py``, always exact; returns a ``SeparateTauFit``).
     """
     if engine not in ENGINES:
@@ -150,7 +163,7 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
         raise AnalysisError("give either a subgroup covariate (by) or meta-regression covariates, not both")
     outcome = str(rows["outcome"].iloc[0])
     resolved = resolve_priors(rows["kind"].iloc[0], priors)
-    data, used, notes = model_data(rows, resolved, median_se)
+    data, used, notes = model_data(rows, resolved, median_se, median_likelihood)
     if separate_tau:
         from .separate import separate_tau_pool
 
@@ -164,11 +177,13 @@ def bayes_pool(rows: pd.DataFrame, priors: dict | None = None, by: str | None = 
                             f"(one latent effect per study): use engine='quadrature' (exact, linear in k)")
     columns = [by] if by else list(covariates or [])
     if columns:
-        overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings, median_se=median_se)
+        overall = overall or bayes_pool(rows, resolved, engine=engine, settings=settings, median_se=median_se,
+                                        median_likelihood=median_likelihood)
         return _covariate_fit(overall, data, used, columns, by, reference, settings, engine)
     idata, diag, exact = _fit(data, engine, settings)
     return BayesFit(outcome=outcome, kind=data.kind, engine=engine, rows=used, priors=resolved, settings=settings,
-                    idata=idata, diagnostics=diag, notes=notes, exact=exact, median_se=median_se)
+                    idata=idata, diagnostics=diag, notes=notes, exact=exact, median_se=median_se,
+                    median_likelihood=median_likelihood)
 
 
 def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, columns: list[str], by: str | None,
@@ -187,12 +202,14 @@ def _covariate_fit(overall: BayesFit, data: ModelData, used: pd.DataFrame, colum
                             f"{X.shape[1]} coefficients")
     if by and sub[by].astype(str).nunique() < 2:
         raise AnalysisError(f"'{by}' has {sub[by].nunique()} level(s) with data; a subgroup comparison needs 2")
-    cov_data = ModelData(data.kind, data.y[known], data.scale[known], X[:, 1:], data.priors,
-                         sub["study"].astype(str).tolist(), names[1:])
+    cov_data = replace(data, y=data.y[known], scale=data.scale[known], X=X[:, 1:],
+                       studies=sub["study"].astype(str).tolist(), coef_names=names[1:],
+                       scale_hi=data.scale_hi[known] if data.split else None)
     idata, diag, exact = _fit(cov_data, engine, settings, _levels(by, reference, names))
     fit = BayesFit(outcome=overall.outcome, kind=data.kind, engine=engine, rows=sub, priors=data.priors,
                    settings=settings, idata=idata, diagnostics=diag, notes=notes, by=by, covariates=columns,
-                   reference=reference, overall=overall, exact=exact, median_se=overall.median_se)
+                   reference=reference, overall=overall, exact=exact, median_se=overall.median_se,
+                   median_likelihood=overall.median_likelihood)
     if by:
         idata.add_groups(posterior_predictive=_level_predictive(fit, settings.seed))
     return fit

@@ -1,7 +1,8 @@
 """One place for the fits of an analysis: each distinct model is fitted once.
 
 A fit is keyed by what determines it: the rows' data (study, counts or medians and CIs, the
-covariate columns), the priors, the covariates, the engine and the MCMC settings. The pipeline,
+covariate columns), the priors, the covariates, the engine, the MCMC settings and, for medians, the
+rules ``median_se`` and ``median_likelihood`` (the memo's own, or a scenario's). The pipeline,
 the sensitivity analysis and the data scenarios ask the memo, so a model they share (the
 published-data scenario and the main analysis, say) is fitted once.
 """
@@ -26,8 +27,10 @@ class FitMemo:
     """``reuse=False`` fits every request anew, each covariate model with its own overall MCMC fit (what
     the pipeline did before the memo; the benchmark times both in one run)."""
 
-    def __init__(self, settings: Settings, reuse: bool = True) -> None:
+    def __init__(self, settings: Settings, reuse: bool = True, median_se: str = "ci",
+                 median_likelihood: str = "normal") -> None:
         self.settings, self.reuse = settings, reuse
+        self.rules = {"median_se": median_se, "median_likelihood": median_likelihood}
         self._fits: dict[tuple, BayesFit] = {}
         self._pending: dict[tuple, int] = {}  # key -> index of the fit in the background worker's list
         self._background: BackgroundFits | None = None
@@ -38,8 +41,8 @@ class FitMemo:
         process (``background.py``) where that helps; ``fit`` then takes each from there."""
         if not (jobs and self.reuse and available()):
             return
-        self._pending = {self._key(rows, priors, None, "mcmc"): i for i, (rows, priors) in enumerate(jobs)}
-        self._background = BackgroundFits(jobs, self.settings)
+        self._pending = {self._key(rows, priors, None, "mcmc", self.rules): i for i, (rows, priors) in enumerate(jobs)}
+        self._background = BackgroundFits(jobs, self.settings, self.rules)
 
     def close(self) -> None:
         """Stop the background process, if any (the fits it has not delivered are made here if asked for)."""
@@ -47,17 +50,20 @@ class FitMemo:
             self._background.close()
             self._background, self._pending = None, {}
 
-    def _key(self, rows: pd.DataFrame, priors, by, engine) -> tuple:
+    def _key(self, rows: pd.DataFrame, priors, by, engine, rules: dict) -> tuple:
         columns = [c for c in _DATA_COLUMNS if c in rows.columns] + ([by] if by else [])
         data = tuple(tuple(map(str, r)) for r in rows[columns].itertuples(index=False))
         texts = tuple(sorted((k, str(v)) for k, v in resolve_priors(rows["kind"].iloc[0], priors).items()))
-        return data, texts, by, engine, astuple(self.settings)
+        median = tuple(sorted(rules.items())) if rows["kind"].iloc[0] == "median" else ()
+        return data, texts, by, engine, astuple(self.settings), median
 
-    def fit(self, rows: pd.DataFrame, priors=None, by: str | None = None, engine: str = "mcmc") -> BayesFit:
-        """``bayes_pool(rows, priors, by=by, engine=engine)``, fitted on first request. A covariate model
-        takes as its ``overall`` the memo's model without covariates of the same rows and priors (exact
-        first, else MCMC), made exactly when there is none."""
-        key = self._key(rows, priors, by, engine)
+    def fit(self, rows: pd.DataFrame, priors=None, by: str | None = None, engine: str = "mcmc",
+            rules: dict | None = None) -> BayesFit:
+        """``bayes_pool(rows, priors, by=by, engine=engine)``, fitted on first request, with the memo's rules for
+        medians updated by ``rules``. A covariate model takes as its ``overall`` the memo's model without
+        covariates of the same rows, priors and rules (exact first, else MCMC), made exactly when there is none."""
+        rules = {**self.rules, **(rules or {})}
+        key = self._key(rows, priors, by, engine, rules)
         if key in self._fits and self.reuse:
             self.hits += 1
             return self._fits[key]
@@ -66,20 +72,22 @@ class FitMemo:
             return fit
         overall = None
         if by and not self.reuse:
-            overall = bayes_pool(rows, priors=priors, settings=self.settings)
+            overall = bayes_pool(rows, priors=priors, settings=self.settings, **rules)
         elif by:
-            made = [self._fits.get(self._key(rows, priors, None, e)) for e in ("quadrature", "mcmc")]
-            overall = next((f for f in made if f is not None), None) or self.fit(rows, priors, engine="quadrature")
-        fit = bayes_pool(rows, priors=priors, by=by, engine=engine, settings=self.settings, overall=overall)
+            made = [self._fits.get(self._key(rows, priors, None, e, rules)) for e in ("quadrature", "mcmc")]
+            overall = next((f for f in made if f is not None), None) or self.fit(rows, priors, engine="quadrature",
+                                                                                 rules=rules)
+        fit = bayes_pool(rows, priors=priors, by=by, engine=engine, settings=self.settings, overall=overall, **rules)
         self._fits[key] = fit
         return fit
 
-    def exact_or_mcmc(self, rows: pd.DataFrame, priors=None, by: str | None = None) -> BayesFit:
+    def exact_or_mcmc(self, rows: pd.DataFrame, priors=None, by: str | None = None,
+                      rules: dict | None = None) -> BayesFit:
         """The exact fit where the exact engine takes the model, else MCMC (a note on the fit says why)."""
         try:
-            return self.fit(rows, priors, by, engine="quadrature")
+            return self.fit(rows, priors, by, engine="quadrature", rules=rules)
         except ExactUnavailable as err:
-            fit = self.fit(rows, priors, by, engine="mcmc")
+            fit = self.fit(rows, priors, by, engine="mcmc", rules=rules)
             note = f"fitted by MCMC: {err}"
             if note not in fit.notes:
                 fit.notes.append(note)

@@ -5,7 +5,9 @@ correction), non-centred:
     y_i ~ Binomial(n_i, p_i),  logit p_i = mu + x_i'beta + tau z_i,  z_i ~ N(0, 1).
 Log-median (PFS, OS), study effects integrated out (no funnel when tau is small):
     log m_i ~ N(mu + x_i'beta, sqrt(s_i^2 + tau^2));
-theta_i are drawn afterwards from their conditional posterior (``summaries.py``).
+or, with the split-normal likelihood (``scale_hi`` given: each half of the CI its own SE, a lower
+bound only the one-sided term), the closed-form marginal of ``median_likelihood.py`` as a
+``pm.Potential``; theta_i are drawn afterwards from their conditional posterior (``summaries.py``).
 Joint DCR/ORR: responders r_i ~ Bin(n_i, pR_i), stable s_i ~ Bin(n_i - r_i, pS_i),
 (logit pR_i, logit pS_i) = (muR, muS) + L z_i with an LKJ(2) correlation prior, so
 ORR = pR <= DCR = pR + (1 - pR) pS by construction.
@@ -21,12 +23,23 @@ real parameters is exactly that of the unpadded model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 from scipy import stats
 from scipy.special import gammaln, log_expit
 
+from .. import median_likelihood
 from ..priors import Prior
+
+
+def _pytensor_math() -> SimpleNamespace:
+    """The math ``median_likelihood.log_marginal`` needs, in PyTensor (tau > 0 in the model, so d / tau is finite)."""
+    import pytensor.tensor as pt
+    from pymc.distributions.dist_math import normal_lcdf
+
+    return SimpleNamespace(log1p=pt.log1p, sqrt=pt.sqrt, log_ndtr=lambda z: normal_lcdf(0.0, 1.0, z),
+                           logaddexp=pt.logaddexp, ratio=lambda d, t: d / t)
 
 PARAMETERS = ("mu", "tau", "beta")
 
@@ -34,7 +47,9 @@ PARAMETERS = ("mu", "tau", "beta")
 @dataclass(frozen=True)
 class ModelData:
     """One hierarchical model's data: y = events (binary) or log medians, scale = n or SE,
-    X = covariates without the intercept column, shape (k, p) with p >= 0."""
+    X = covariates without the intercept column, shape (k, p) with p >= 0; ``scale_hi``: for the
+    split-normal likelihood the upper half's SE (infinite: a lower bound only), ``scale`` then the
+    lower half's; None for the normal likelihood."""
 
     kind: str
     y: np.ndarray
@@ -43,6 +58,11 @@ class ModelData:
     priors: dict[str, Prior]
     studies: list[str] = field(default_factory=list)
     coef_names: list[str] = field(default_factory=list)
+    scale_hi: np.ndarray | None = None
+
+    @property
+    def split(self) -> bool:
+        return self.scale_hi is not None
 
     @property
     def k(self) -> int:
@@ -54,7 +74,8 @@ class ModelData:
 
     def structure(self, K: int, P: int) -> tuple:
         """What a compiled model depends on: kind, prior families and padded shape."""
-        return (self.kind, *(self.priors[name].family for name in PARAMETERS), K, P)
+        split = ("split",) if self.split else ()
+        return (self.kind, *(self.priors[name].family for name in PARAMETERS), K, P, *split)
 
     def arrays(self, K: int, P: int) -> dict[str, np.ndarray]:
         """Data and prior parameters, padded to K studies and P covariate columns."""
@@ -67,6 +88,9 @@ class ModelData:
         else:
             out |= {"log_median": np.concatenate([self.y, pad]), "se": np.concatenate([self.scale, pad + 1.0]),
                     "weight": np.concatenate([np.ones(k), pad])}
+            if self.split:
+                out |= {"se_hi": np.concatenate([self.scale_hi, pad + 1.0]),
+                        "log_scale": np.concatenate([median_likelihood.log_scale(self.scale, self.scale_hi), pad])}
         return out | {f"{name}_prior": np.asarray(self.priors[name].params, float) for name in PARAMETERS}
 
 
@@ -89,8 +113,12 @@ def hierarchical_model(data: ModelData, K: int | None = None, P: int | None = No
             pm.Binomial("y", n=d["n"], logit_p=theta, observed=d["events"])
         else:
             eta = pm.Deterministic("eta", eta * pt.ones(K))
-            sd = pt.sqrt(d["se"] ** 2 + tau**2)
-            pm.Potential("y", pt.sum(d["weight"] * pm.logp(pm.Normal.dist(eta, sd), d["log_median"])))
+            if data.split:
+                logp = median_likelihood.log_marginal(d["log_median"], d["se"], d["se_hi"], eta, tau, d["log_scale"],
+                                                      _pytensor_math())
+            else:
+                logp = pm.logp(pm.Normal.dist(eta, pt.sqrt(d["se"] ** 2 + tau**2)), d["log_median"])
+            pm.Potential("y", pt.sum(d["weight"] * logp))
     return model
 
 
@@ -119,5 +147,7 @@ def log_likelihood(data: ModelData, eta, tau) -> np.ndarray:
     if data.kind == "binary":
         x, n = data.y.astype(float), data.scale.astype(float)
         return gammaln(n + 1) - gammaln(x + 1) - gammaln(n - x + 1) + x * log_expit(eta) + (n - x) * log_expit(-eta)
-    sd = np.sqrt(data.scale**2 + np.asarray(tau, float)[..., None] ** 2)
-    return stats.norm.logpdf(data.y, eta, sd)
+    tau = np.asarray(tau, float)[..., None]
+    if data.split:
+        return median_likelihood.log_marginal(data.y, data.scale, data.scale_hi, eta, tau)
+    return stats.norm.logpdf(data.y, eta, np.sqrt(data.scale**2 + tau**2))

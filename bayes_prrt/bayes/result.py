@@ -52,6 +52,7 @@ class BayesFit:
     data_sha256: str | None = None
     exact: object | None = None  # exact.ExactPosterior of an exact fit: its quantiles and linear probabilities
     median_se: str = "ci"  # the rule for medians without a CI (effects.MEDIAN_SE_RULES)
+    median_likelihood: str = "normal"  # a median's CI: one symmetric SE, or split normal (names.MEDIAN_LIKELIHOODS)
 
     # ------------------------------------------------------------------ draws
     def _post(self, name: str) -> np.ndarray:
@@ -158,15 +159,19 @@ class BayesFit:
 
     @property
     def studies(self) -> pd.DataFrame:
-        """Each study's observed value and shrunken estimate (posterior median, 95% interval)."""
+        """Each study's observed value and shrunken estimate (posterior median, 95% interval); for medians the
+        rule that made its entry (``effects.ENTRY_RULES``)."""
         base = self._overall_or_self()
         theta = base._study_effects()
         observed = base._observed()
+        rules = (study_effects(base.rows, "LOGMEDIAN", base.median_se, base.median_likelihood)[0].rules
+                 if self.kind == "median" else None)
         rows = []
         for i, study in enumerate(base.studies_fitted):
             s = summary(to_scale(self.kind, theta[..., i])) if theta is not None else {}
             rows.append({"study": study, "observed": float(observed[i]), "shrunken": s.get("median", np.nan),
-                         "ci_low": s.get("ci_low", np.nan), "ci_high": s.get("ci_high", np.nan)})
+                         "ci_low": s.get("ci_low", np.nan), "ci_high": s.get("ci_high", np.nan)}
+                        | ({"rule": rules[i]} if rules else {}))
         return pd.DataFrame(rows)
 
     def _study_effects(self) -> np.ndarray | None:
@@ -332,6 +337,8 @@ class BayesFit:
                "priors": {k: str(v) for k, v in self.priors.items()}, "diagnostics": diagnostics_dict(base.diagnostics),
                "converged": self.converged, "studies": self.studies.to_dict(orient="records"),
                "notes": [*base.notes, *(self.notes if self.overall is not None else [])]}
+        if self.kind == "median":
+            out.update(median_se=base.median_se, median_likelihood=base.median_likelihood)
         if self.by:
             out.update(by=self.by, subgroups=self.levels, contrasts=self.contrasts)
         if self.overall is not None:
@@ -417,6 +424,7 @@ def fit_metadata(fit: BayesFit) -> str:
                        "priors": {k: str(v) for k, v in fit.priors.items()},
                        "settings": asdict(fit.settings),
                        "diagnostics": None if fit.diagnostics is None else fit.diagnostics.to_dict(),
-                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "median_se": fit.median_se, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
+                       "notes": fit.notes, "values": fit.values, "data_sha256": fit.data_sha256, "median_se": fit.median_se,
+                       "median_likelihood": fit.median_likelihood, "by": fit.by, "covariates": fit.covariates, "reference": fit.reference,
                        "rows": fit.rows.astype(object).where(fit.rows.notna(), None).to_dict(orient="list"),
                        "dtypes": {c: str(t) for c, t in fit.rows.dtypes.items()}})

@@ -53,7 +53,8 @@ def _rebuild(idata, meta: dict, overall: BayesFit | None) -> BayesFit:
     return BayesFit(outcome=meta["outcome"], kind=meta["kind"], engine=meta["engine"], rows=rows, priors=priors,
                     settings=Settings(**meta["settings"]), idata=idata, diagnostics=diag, notes=meta["notes"],
                     by=meta["by"], covariates=meta["covariates"], reference=meta["reference"], overall=overall,
-                    values=meta["values"], data_sha256=meta["data_sha256"], median_se=meta.get("median_se", "ci"))
+                    values=meta["values"], data_sha256=meta["data_sha256"], median_se=meta.get("median_se", "ci"),
+                    median_likelihood=meta.get("median_likelihood", "normal"))
 
 
 def load_fit(path) -> BayesFit:

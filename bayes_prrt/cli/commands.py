@@ -15,7 +15,8 @@ import click
 from .. import __version__
 from ..errors import BayesPrrtError, plain
 from ..files import scratch_tempdir
-from ..names import BINARY_MEASURES, DEFAULT_SEED, ENGINES, MEDIAN_MEASURES, SAMPLERS, TAU2_CHOICES
+from ..names import (BINARY_MEASURES, DEFAULT_MEDIAN_LIKELIHOOD, DEFAULT_SEED, ENGINES, MEDIAN_LIKELIHOODS,
+                     MEDIAN_MEASURES, MEDIAN_SE_RULES, SAMPLERS, TAU2_CHOICES)
 from .interrupts import Interrupted, interrupt_pending, interrupted_detail, interruptible, watch_output
 from .params import SEED
 
@@ -161,6 +162,7 @@ def _bayes(data, outcome, values, by, opts):
                     reference=opts["reference"], engine=opts["engine"], sampler=opts["sampler"], draws=opts["draws"],
                     chains=opts["chains"], seed=opts["seed"], median_se=opts.get("median_se", "ci"),
                     separate_tau=opts["separate_tau"],
+                    median_likelihood=opts.get("median_likelihood", DEFAULT_MEDIAN_LIKELIHOOD),
                     priors={"mu": opts["prior_mu"], "tau": opts["prior_tau"], "beta": opts["prior_beta"]})
 
 
@@ -194,8 +196,11 @@ def _gate(fit, allow_unconverged: bool) -> None:
 @click.option("--tau2", "tau2_method", type=click.Choice(list(TAU2_CHOICES), case_sensitive=False),
               default="DL", show_default=True, help="tau2 estimator (freq); FE for the common-effect model.")
 @click.option("--hksj", is_flag=True, help="Knapp-Hartung (HKSJ) adjustment of the CI (freq).")
-@click.option("--median-se", type=click.Choice(["ci", "ci+n"]), default="ci", show_default=True,
+@click.option("--median-se", type=click.Choice(list(MEDIAN_SE_RULES)), default="ci", show_default=True,
               help="Medians without a CI: left out (ci) or SE c/sqrt(n) from n (ci+n; docs/bayes.md).")
+@click.option("--median-likelihood", type=click.Choice(list(MEDIAN_LIKELIHOODS)), default=DEFAULT_MEDIAN_LIKELIHOOD,
+              show_default=True, help="A median's 95% CI: split normal, each half its own SE, a lower bound only "
+                                      "one-sided (split; freq: ML), or one symmetric SE (normal; docs/bayes.md).")
 @click.option("--by", default=None, help="Covariate column: subgroups by its levels and their comparison.")
 @values_option
 @bayes_options
@@ -224,7 +229,7 @@ def pool(data_path, outcome, method, measure, tau2_method, hksj, by, values, as_
 
     fit = api_pool(data, outcome, "freq", values=values, by=by, covariates=list(opts["covariates"]),
                    reference=opts["reference"], measure=measure, tau2=tau2_method, hksj=hksj,
-                   median_se=opts["median_se"])
+                   median_se=opts["median_se"], median_likelihood=opts["median_likelihood"])
     if as_json:
         dump_json(fit.to_dict())
     else:

@@ -20,8 +20,9 @@ from ..errors import AnalysisError
 from .glmm import fit_glmm
 from ..design import known_covariates
 from ..effects import (BINARY_MEASURES, Effects, back_transform, clopper_pearson, ipft, median_se_constant,
-                       study_effects)
+                       study_effects, typical_variance)
 from .rma import i2_interval, rma
+from .split import split_ml
 
 @dataclass
 class Pooled:
@@ -49,6 +50,9 @@ class Pooled:
     weights: dict[str, float]
     notes: list[str] = field(default_factory=list)
     single_study: bool = False  # one study summarised, nothing pooled (see ``single_study``)
+    median_se: str | None = None  # medians: the rule for a median without a CI (effects.py)
+    median_likelihood: str | None = None  # medians: "normal" or "split" (median_likelihood.py)
+    rules: dict[str, str] = field(default_factory=dict)  # medians: study -> the rule that made its entry
 
     @property
     def model(self) -> str:
@@ -68,14 +72,29 @@ def _check_k(k: int, outcome: str, minimum: int) -> None:
 
 
 def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool = False,
-         min_k: int = 2, median_se: str = "ci", q_profile: bool = True) -> Pooled:
+         min_k: int = 2, median_se: str = "ci", median_likelihood: str = "normal", q_profile: bool = True) -> Pooled:
     """Pool one outcome's rows (one per study); ``median_se``: the rule for medians without a CI
-    ("ci": left out; "ci+n": SE c/sqrt(n), see ``effects.py``); ``q_profile=False``: no CI for tau2 and I2."""
+    ("ci": left out; "ci+n": SE c/sqrt(n), see ``effects.py``); ``median_likelihood``: "normal" (one
+    SE per study, ``tau2_method``) or "split" (ML under the split-normal likelihood, ``split.py``);
+    ``q_profile=False``: no CI for tau2 and I2."""
     outcome = str(rows["outcome"].iloc[0])
-    eff, used = study_effects(rows, measure, median_se)
+    eff, used = study_effects(rows, measure, median_se, median_likelihood)
     _check_k(len(used), outcome, min_k)
     if measure == "GLMM":  # a one-study level of ``subgroups``: its own estimate, exact CI
         return _pool_glmm(outcome, used, eff) if len(used) > 1 else single_study(used, measure)
+    if eff.halves is not None and median_likelihood == "split":
+        result = (_pool_split(outcome, used, eff, tau2_method, hksj) if len(used) > 1
+                  else _pool_normal(outcome, used, eff, measure, tau2_method, hksj, q_profile))  # one study: its own value
+    else:
+        result = _pool_normal(outcome, used, eff, measure, tau2_method, hksj, q_profile)
+    if eff.halves is not None:
+        result.median_se, result.median_likelihood = str(median_se), median_likelihood
+        result.rules = dict(zip(used["study"].astype(str), eff.rules, strict=True))
+    return result
+
+
+def _pool_normal(outcome: str, used: pd.DataFrame, eff: Effects, measure: str, tau2_method: str,
+                 hksj: bool, q_profile: bool = True) -> Pooled:
     fit = rma(eff.yi, eff.vi, method=tau2_method, hksj=hksj, q_profile=q_profile)
     pi = fit.predict() if tau2_method != "FE" else (fit.ci_low[0], fit.ci_high[0])
     bt = back_transform([fit.estimate, fit.ci_low[0], fit.ci_high[0], *pi], measure, eff.n)
@@ -94,6 +113,28 @@ def pool(rows: pd.DataFrame, measure: str, tau2_method: str = "DL", hksj: bool =
         estimate=bt[0], ci_low=bt[1], ci_high=bt[2], pi_low=bt[3], pi_high=bt[4],
         estimate_t=fit.estimate, se_t=float(fit.se[0]), tau2=fit.tau2, tau2_ci=fit.tau2_ci,
         I2=fit.I2, I2_ci=i2_interval(fit, eff.vi), H2=fit.H2, Q=fit.QE, p_Q=fit.p_QE,
+        weights=dict(zip(used["study"].astype(str), fit.weights.round(10), strict=True)), notes=notes,
+    )
+
+
+def _pool_split(outcome: str, used: pd.DataFrame, eff: Effects, tau2_method: str, hksj: bool) -> Pooled:
+    """ML under the split-normal likelihood (``split.py``); Wald CI mu +- 1.96 SE and prediction interval
+    mu +- 1.96 sqrt(SE^2 + tau^2), as metafor's; I2 and Cochran's Q from the symmetric SEs (``eff.vi``)."""
+    fit = split_ml(eff.yi, *eff.halves, fixed_tau=0.0 if tau2_method == "FE" else None)
+    z = float(dist.norm_ppf(0.975))
+    half, pi_half = z * fit.se, z * np.sqrt(fit.se**2 + fit.tau2)
+    bt = back_transform([fit.mu, fit.mu - half, fit.mu + half, fit.mu - pi_half, fit.mu + pi_half], eff.measure)
+    notes = list(eff.notes) + ["split-normal likelihood (each half of a CI its own SE): maximum likelihood"
+                               + ("" if tau2_method in ("ML", "FE") else f"; {tau2_method} is an estimator of the "
+                                  f"normal model, not defined for it") + ("; HKSJ not applied (defined for the "
+                                                                          "normal model)" if hksj else "")]
+    vt = typical_variance(eff.vi)
+    heterogeneity = rma(eff.yi, eff.vi, method="FE")  # Q of the symmetric SEs, a heterogeneity statistic beside ML
+    return Pooled(
+        outcome=outcome, measure=eff.measure, tau2_method="FE" if tau2_method == "FE" else "ML", hksj=False,
+        k=len(eff.yi), estimate=bt[0], ci_low=bt[1], ci_high=bt[2], pi_low=bt[3], pi_high=bt[4],
+        estimate_t=fit.mu, se_t=fit.se, tau2=fit.tau2, tau2_ci=None, I2=float(100 * fit.tau2 / (vt + fit.tau2)),
+        I2_ci=None, H2=float((vt + fit.tau2) / vt), Q=heterogeneity.QE, p_Q=heterogeneity.p_QE,
         weights=dict(zip(used["study"].astype(str), fit.weights.round(10), strict=True)), notes=notes,
     )
 
@@ -200,7 +241,7 @@ class SubgroupAnalysis:
 
 
 def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL", hksj: bool = False,
-              median_se: str = "ci") -> SubgroupAnalysis:
+              median_se: str = "ci", median_likelihood: str = "normal") -> SubgroupAnalysis:
     """Pool within each level of ``by`` (separate tau2 per level; a single-study level is its own
     estimate) and test the levels' difference with the Q statistic of a common-effect model on
     the level estimates (Borenstein et al. 2009, ch. 19)."""
@@ -210,7 +251,8 @@ def subgroups(rows: pd.DataFrame, by: str, measure: str, tau2_method: str = "DL"
     known, notes = known_covariates(rows, [by])
     median_se = median_se_constant(rows, median_se)  # one c for the whole outcome
     rows = rows[known]
-    levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1, median_se=median_se)
+    levels = {str(level): pool(group.reset_index(drop=True), measure, tau2_method, hksj, min_k=1, median_se=median_se,
+                               median_likelihood=median_likelihood)
               for level, group in sorted(rows.groupby(by), key=lambda item: str(item[0]))}
     if len(levels) < 2:
         raise AnalysisError(f"'{by}' has {len(levels)} level(s) with data; a subgroup comparison needs 2")

@@ -66,8 +66,9 @@ class FreqFit:
         return pd.concat([frame, studies], ignore_index=True).set_index("quantity")
 
     def study_table(self) -> pd.DataFrame:
-        """Each study's observed value, its 95% CI (Clopper-Pearson for proportions, as reported for medians) and
-        its weight in the pooled result (%, NaN for a study not pooled)."""
+        """Each study's observed value, its 95% CI (Clopper-Pearson for proportions, as reported for medians),
+        its weight in the pooled result (%, NaN for a study not pooled) and, for medians, the rule that made its
+        entry."""
         out = []
         for row in self.rows.itertuples():
             if row.kind == "binary":
@@ -75,7 +76,9 @@ class FreqFit:
             else:
                 observed, low, high = row.median, row.ci_low, row.ci_high
             out.append({"study": str(row.study), "observed": float(observed), "ci_low": float(low),
-                        "ci_high": float(high), "weight_%": self.result.weights.get(str(row.study), np.nan)})
+                        "ci_high": float(high), "weight_%": self.result.weights.get(str(row.study), np.nan)}
+                       | ({"rule": self.result.rules.get(str(row.study), "left out (no CI)")} if self.result.rules
+                          else {}))
         return pd.DataFrame(out)
 
     def leave1out(self) -> pd.DataFrame:

@@ -23,6 +23,22 @@ def _priors(priors: dict) -> str:
     return ", ".join(f"{name} ~ {prior}" for name, prior in priors.items())
 
 
+def _median_rules(spec) -> str:
+    """How a reported median entered the models (the spec's ``[medians]`` rules)."""
+    if spec.median_likelihood == "split":
+        how = ("a split-normal likelihood, each half of the 95% CI its own SE on the log scale, (log m - log L)/1.96 "
+               "below and (log U - log m)/1.96 above (John 1982), and a lower bound only (U not estimable) as its "
+               "one-sided limit, flat above the median; the frequentist value is then the maximum-likelihood "
+               "estimate under the same likelihood with a Wald CI")
+    else:
+        how = ("log m_i ~ N(theta_i, s_i^2), s_i from the 95% CI, (log U - log L)/(2 x 1.96), or the lower half "
+               "alone when U is not estimable")
+    without = ("medians without a CI are left out" if spec.median_se == "ci" else
+               "a median without a CI gets SE c/sqrt(n), c^2 = n/events under an exponential model estimated from "
+               "the studies with a two-sided CI and n (at least 1)")
+    return f"{how}; {without}"
+
+
 def methods_paragraphs(run) -> list[str]:
     """The Methods section as plain-text paragraphs (the template escapes them)."""
     spec, settings, data = run.spec, run.settings, run.data
@@ -35,9 +51,8 @@ def methods_paragraphs(run) -> list[str]:
                       "+ x_i'beta + tau z_i, z_i ~ N(0, 1); the pooled value is expit(mu), that of the median study, "
                       "and the population average E[expit(mu + tau u)] is shown too")
     if "median" in kinds:
-        models.append("median survival on the log scale, log m_i ~ N(mu + x_i'beta, s_i^2 + tau^2), s_i from the "
-                      "95% CI, (log U - log L)/(2 x 1.96), or the lower half alone when U is not estimable; "
-                      "medians without a CI are left out")
+        models.append("median survival on the log scale, y_i = log m_i with true value theta_i ~ N(mu + x_i'beta, "
+                      "tau^2), integrated out; " + _median_rules(spec))
     out.append("Bayesian models: " + "; ".join(models) + ". The Bayesian I2 is tau^2 / (tau^2 + s^2) per posterior "
                "draw, s^2 the typical within-study variance of Higgins and Thompson (2002) on the model's scale "
                "(logit, or log months).")
@@ -54,6 +69,9 @@ def methods_paragraphs(run) -> list[str]:
                f"{_TAU2[spec.tau2]} random effects{' and the Knapp-Hartung adjustment' if spec.hksj else ''}; the "
                f"engine agrees with R metafor to 1e-6"
                + (", with the method of the published meta-analysis (Wang et al. 2026)" if data.embedded else "")
+               + ("; medians under the split-normal likelihood by maximum likelihood instead (no DerSimonian-Laird, "
+                  "REML or Paule-Mandel estimator is defined for it)" if "median" in kinds
+                  and spec.median_likelihood == "split" else "")
                + ".")
     if spec.covariates:
         out.append(f"Subgroups by {', '.join(spec.covariates)}: one categorical covariate at a time, treatment coded, "

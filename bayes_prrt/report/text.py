@@ -29,11 +29,14 @@ def print_audit(result) -> None:
 
 
 def print_freq(fit) -> None:
-    """A frequentist fit as metafor prints it, then the study weights."""
+    """A frequentist fit as metafor prints it, then the study weights (for medians with the rule of each entry)."""
     print_text(str(fit))
     if not fit.single_study:
-        weights = fit.result.weights
-        print_frame(pd.DataFrame({"study": list(weights), "weight_%": list(weights.values())}), title="Study weights")
+        weights, rules = fit.result.weights, fit.result.rules
+        table = pd.DataFrame({"study": list(weights), "weight_%": list(weights.values())})
+        if rules:
+            table["rule"] = [rules.get(study, "") for study in weights]
+        print_frame(table, title="Study weights")
 
 
 def print_bayes(fit, values: str | None = None) -> None:

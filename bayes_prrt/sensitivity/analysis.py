@@ -24,7 +24,7 @@ from ..priors import resolve_priors
 from .influence import influence
 from .power import power_scaling
 from .reweight import K_MAX, prior_weights
-from .scenarios import SCENARIOS, scenario_rows
+from .scenarios import RULE_SCENARIOS, SCENARIOS, scenario_rows
 from .verdict import verdict, wording
 
 
@@ -131,8 +131,9 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         srows, snotes = scenario_rows(data, outcome, name)
         notes += snotes
         try:
-            res = memo.exact_or_mcmc(srows, base_priors)
-            sby = memo.exact_or_mcmc(srows, base_priors, by=by) if by else None
+            rules = RULE_SCENARIOS.get(name)
+            res = memo.exact_or_mcmc(srows, base_priors, rules=rules)
+            sby = memo.exact_or_mcmc(srows, base_priors, by=by, rules=rules) if by else None
         except AnalysisError as err:
             notes.append(f"{name}: not poolable ({err})")
             scenario_rows_out.append({"scenario": name, "description": SCENARIOS[name], "k": len(srows),
@@ -193,6 +194,7 @@ def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
     """The sensitivity analysis the spec declares for one outcome (grid entries depart from the spec's
     priors); ``memo``: the fits already made (see ``bayes.memo``). Returns it and the kind."""
     kind = data.select(outcome, spec.values)["kind"].iloc[0]
+    memo = memo or FitMemo(settings, median_se=spec.median_se, median_likelihood=spec.median_likelihood)
     table = spec.sensitivity
     grid = prior_grid(kind, table[f"tau_{kind}"], table[f"mu_{kind}"])
     scenarios = table["scenarios"] if data.embedded else []
@@ -207,7 +209,7 @@ def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
 def spec_sensitivities(data: Dataset, spec, outcomes: list[str], settings: Settings):
     """``spec_sensitivity`` for each outcome, sharing one memo of fits; returns the results and
     the outcome kinds."""
-    memo = FitMemo(settings)
+    memo = FitMemo(settings, median_se=spec.median_se, median_likelihood=spec.median_likelihood)
     results, kinds = [], {}
     for outcome in outcomes:
         result, kinds[outcome] = spec_sensitivity(data, spec, outcome, settings, memo)

@@ -56,10 +56,11 @@ def _exact_without(result, i, priors) -> float | None:
 
 
 def _exact_refit(result, i, priors) -> float:
-    """The exact engine's (``bayes/exact.py``) pooled posterior median of the rows without row i."""
+    """The exact engine's (``bayes/exact.py``) pooled posterior median of the rows without row i, under the
+    fit's rules for medians."""
     fitted = result.rows  # in the order of the log-likelihood's studies
     data, _, _ = model_data(fitted.drop(index=fitted.index[i]).reset_index(drop=True),
-                            resolve_priors(result.kind, priors), result.median_se)
+                            resolve_priors(result.kind, priors), result.median_se, result.median_likelihood)
     return float(exact_model(data).mu.quantile(0.5, outcome=True))
 
 

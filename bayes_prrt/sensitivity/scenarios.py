@@ -11,6 +11,10 @@ later           'corrected' with figures from later publications first (value so
 one_per_cohort  'corrected' with one study per group of studies recorded as overlapping
                 (``overlaps_with``): the one with most patients in the analysed row, on a tie the
                 more recent primary publication
+Rule scenarios (the published figures, medians entered by another rule; proportions as 'published'):
+symmetric_ci    the rules before the split-normal likelihood: one symmetric SE from the CI, the lower
+                half mirrored when U is not estimable (median_likelihood "normal"), no median without a CI
+se_from_n       a median without a CI enters with SE c/sqrt(n) (median_se "ci+n"), the analysis' likelihood
 
 ``scenario_shift_table`` shows how each outcome's pooled value moves from 'published' to another
 scenario, and which audit findings moved it.
@@ -34,7 +38,11 @@ SCENARIOS = {
     "recist": "corrected, RECIST-assessed studies only",
     "later": "corrected, with figures from later publications of the same studies first",
     "one_per_cohort": "corrected, one study per overlapping cohort (most patients, then the more recent)",
+    "symmetric_ci": "published, medians by the previous rules (one symmetric SE, a lower bound's half mirrored)",
+    "se_from_n": "published, a median without a CI given SE c/sqrt(n) from its n",
 }
+RULE_SCENARIOS = {"symmetric_ci": {"median_se": "ci", "median_likelihood": "normal"},
+                  "se_from_n": {"median_se": "ci+n"}}  # the rules for medians a scenario sets
 SHIFT_MEASURES = {"binary": "PFT", "median": "LOGMEDIAN"}
 SCENARIO_RULES = {"strict": "inclusion", "one_per_cohort": "overlap"}  # the audit rule behind a scenario's drops
 
@@ -69,6 +77,8 @@ def scenario_rows(data: Dataset, outcome: str, scenario: str) -> tuple[pd.DataFr
     """Rows of ``outcome`` under ``scenario``, and notes naming the studies dropped."""
     if scenario in ("published", "corrected", "living", "later"):
         return data.select(outcome, scenario), []
+    if scenario in RULE_SCENARIOS:  # the published figures; the rules are ``RULE_SCENARIOS[scenario]``
+        return data.select(outcome, "published"), []
     rows = data.select(outcome, "corrected")
     studies = data.studies.set_index("study")
     if scenario == "strict":
@@ -126,7 +136,7 @@ def scenario_shift_table(data: Dataset, to: str = "corrected", tau2_method: str 
         measure = SHIFT_MEASURES[before["kind"].iloc[0]]
         p = pool(before, measure, tau2_method)
         try:
-            c, note = pool(after, measure, tau2_method), ""
+            c, note = pool(after, measure, tau2_method, **RULE_SCENARIOS.get(to, {})), ""
         except AnalysisError as err:  # too few poolable studies under the scenario
             c, note = None, f"not poolable: {err}"
         estimate = c.estimate if c else float("nan")
