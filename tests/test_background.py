@@ -36,7 +36,8 @@ def test_worker_error_is_raised_where_the_fit_is_asked_for(dataset):
     rows = dataset.select("DCR").iloc[:0]  # no studies
     with pytest.raises(Exception) as here:
         bayes_pool(rows, priors=resolve_priors("binary"), engine="mcmc", settings=SETTINGS)
-    worker = background.BackgroundFits([(rows, resolve_priors("binary"))], SETTINGS)
+    worker = background.BackgroundFits(SETTINGS)
+    worker.submit(rows, resolve_priors("binary"))
     try:
         with pytest.raises(type(here.value)) as there:
             worker.result(0)
@@ -47,6 +48,8 @@ def test_worker_error_is_raised_where_the_fit_is_asked_for(dataset):
 
 def test_close_stops_a_busy_worker(dataset):
     rows = dataset.select("DCR")
-    worker = background.BackgroundFits([(rows, resolve_priors("binary"))] * 5, SETTINGS)
+    worker = background.BackgroundFits(SETTINGS)
+    for _ in range(5):
+        worker.submit(rows, resolve_priors("binary"))
     worker.close()
     assert not worker._process.is_alive()

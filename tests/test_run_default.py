@@ -29,11 +29,13 @@ def default_run(tmp_path_factory):
 def test_each_model_is_fitted_once(default_run):
     meta, _ = default_run
     counts = meta["counts"]
-    # 4 headline MCMC checks, and the half-Cauchy tau priors of the PFS and OS grids (2 x 2): under the split-normal
-    # likelihood their tau posterior reaches beyond the exact engine's tau lattice (docs/bayes.md), so MCMC
-    assert counts["mcmc_fits"] == 8 and counts["fits_reused"] == 23, counts
-    # one binomial and two split log-median structures (half-normal and half-Cauchy tau; 0 when compiled already)
-    assert counts["compilations"] <= 3
+    # the 4 headline MCMC checks only: every other posterior is exact, the split-normal likelihood's long tau
+    # tails (half-Cauchy grid priors) included, on the asinh tau grid (docs/bayes.md). fits_reused counts the
+    # grid fits checked for exactness at the start (``pipeline._beyond_exact``) and taken again by the
+    # sensitivity analysis
+    assert counts["mcmc_fits"] == 4 and counts["fits_reused"] == 59, counts
+    # one binomial and one split log-median structure (0 when compiled already)
+    assert counts["compilations"] <= 2
 
 
 def test_methods_and_reproduce_line_come_from_the_run(default_run):

@@ -29,7 +29,8 @@ from ..errors import AnalysisError
 from ..freq.pool import pool
 from ..freq.result import FreqFit
 from .validate import reproduce
-from ..sensitivity.analysis import OutcomeSensitivity, spec_sensitivity
+from ..priors import resolve_priors
+from ..sensitivity.analysis import OutcomeSensitivity, prior_grid, spec_sensitivity
 from .spec import Spec, check_against_data
 
 
@@ -142,6 +143,23 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
     return outcomes, timings
 
 
+def _beyond_exact(spec: Spec, selected: list, memo: FitMemo) -> list:
+    """The prior grid's models (each outcome's rows under each grid prior) that the exact engine cannot take,
+    as (rows, priors): the sensitivity analysis fits them by MCMC, so they are started early."""
+    jobs = []
+    for rows in selected:
+        kind = rows["kind"].iloc[0]
+        base = resolve_priors(kind, spec.priors[kind])
+        for entry in prior_grid(kind, spec.sensitivity[f"tau_{kind}"], spec.sensitivity[f"mu_{kind}"]):
+            priors = {**base, **entry.priors}
+            try:
+                if memo.needs_mcmc(rows, priors):
+                    jobs.append((rows, priors))
+            except AnalysisError:  # not poolable at all: the analysis says so where it fits this model
+                break
+    return jobs
+
+
 def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, reuse: bool = True) -> AnalysisRun:
     """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step.
     What the spec names is checked against the data first; each model is fitted once (``FitMemo``;
@@ -150,10 +168,11 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
     check_against_data(spec, data)
     memo = FitMemo(settings, reuse, spec.median_se, spec.median_likelihood)
     before = {**sampling.STATS, "compiled": compiled.STATS["compiled"]}
-    if spec.mcmc != "none":
-        selected = [data.select(outcome, spec.values) for outcome in spec.outcomes]
-        memo.prefetch([(rows, spec.priors[rows["kind"].iloc[0]]) for rows in selected])
+    selected = [data.select(outcome, spec.values) for outcome in spec.outcomes]
     try:
+        if spec.mcmc != "none":
+            memo.prefetch([(rows, spec.priors[rows["kind"].iloc[0]]) for rows in selected])
+        memo.prefetch(_beyond_exact(spec, selected, memo))
         outcomes, timings = _outcomes(spec, data, settings, memo, progress or (lambda label: None))
     finally:
         memo.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import signal
 
 from ..errors import AnalysisError
 from . import compiled, sampling
@@ -29,9 +30,11 @@ def available() -> bool:
 
 
 def _work(jobs, settings: Settings, rules: dict, results) -> None:
-    """The worker: fit each (rows, priors) job by MCMC (``rules``: for medians, ``FitMemo.rules``) and send
-    (fit, counts) or the error, in order."""
-    for rows, priors in jobs:
+    """The worker: fit each (rows, priors) job from ``jobs`` by MCMC (``rules``: for medians, ``FitMemo.rules``)
+    until None, and send (fit, counts) or the error, in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it stops this process
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for rows, priors in iter(jobs.get, None):
         before = {**sampling.STATS, "compiled": compiled.STATS["compiled"], "reused": compiled.STATS["reused"]}
         try:
             fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
@@ -44,14 +47,22 @@ def _work(jobs, settings: Settings, rules: dict, results) -> None:
 
 
 class BackgroundFits:
-    """The MCMC fits of ``jobs`` (a list of (rows, priors)), made by a worker process in this order."""
+    """MCMC fits (no covariates) made by one worker process in the order they are submitted."""
 
-    def __init__(self, jobs: list, settings: Settings, rules: dict | None = None) -> None:
+    def __init__(self, settings: Settings, rules: dict | None = None) -> None:
         context = multiprocessing.get_context("spawn")
-        self._results = context.Queue()
-        self._process = context.Process(target=_work, args=(list(jobs), settings, rules or {}, self._results), daemon=True)
+        self._jobs, self._results = context.Queue(), context.Queue()
+        self._process = context.Process(target=_work, args=(self._jobs, settings, rules or {}, self._results),
+                                        daemon=True)
         self._process.start()
+        self._submitted = 0
         self._received: list = []
+
+    def submit(self, rows, priors) -> int:
+        """Queue the MCMC fit of ``rows`` under ``priors``; returns its index for ``result``."""
+        self._jobs.put((rows, priors))
+        self._submitted += 1
+        return self._submitted - 1
 
     def result(self, index: int) -> BayesFit:
         """Job ``index``'s fit (waiting for it); the worker's MCMC counts are added to this process's."""
@@ -76,8 +87,9 @@ class BackgroundFits:
         return value
 
     def close(self) -> None:
-        """Stop the worker (at once, if the run ends early) and release its queue."""
+        """Stop the worker (at once, if the run ends early) and release its queues."""
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
+        self._jobs.close()
         self._results.close()

@@ -51,7 +51,7 @@ from ..errors import AnalysisError, ExactUnavailable
 from .. import median_likelihood
 from ..likelihood import loglik_grid
 from ..priors import Prior
-from .marginal import Lattice, Marginal, NormalMixture
+from .marginal import Mapped, Lattice, Marginal, NormalMixture
 
 DROP = 20.0  # log mass below the maximum that the fine grids need not cover
 BOXES, COARSE_H, COARSE_TAU, TAU_MAX = (15.0, 40.0), 0.5, 20, 10.0
@@ -59,7 +59,8 @@ LEVEL_CELLS, LEVEL_CELLS_MAX, TAU_CELLS, NODES = 48, 240, 48, 9
 SLOPE_CELLS = (64, 48, 48)  # tau, beta, mu
 NORMAL_TAU_CELLS, NORMAL_TAU_COARSE = 400, 200
 SPLIT_CELLS = {1: (128, 128, 128), "levels": (96, 160, 320)}  # split likelihood: tau, fewest and most location cells
-TAU_DOUBLINGS = 2  # the split likelihood's tau grid may reach TAU_MAX x 2^2 (``_tau_reach``)
+TAU_DOUBLINGS = 2  # the split likelihood's uniform tau grid (numeric covariate) may reach TAU_MAX x 2^2 ...
+TAU_DOUBLINGS_ASINH, ASINH_SCALE = 12, 0.25  # ... its lattice grid, uniform in asinh(tau / 0.25), TAU_MAX x 2^12
 QUANTILES = (0.025, 0.5, 0.975)
 LINKS = {"binary": expit, "median": np.exp}
 
@@ -86,13 +87,15 @@ def exact_posterior(kind: str, y, scale, X, priors: dict[str, Prior], coef_names
         if kind != "median" or scale_hi.shape != scale.shape or not (scale_hi > 0).all():
             raise AnalysisError("the split likelihood needs log medians with an upper-half SE > 0 (or inf) per study")
         loglik, data = _split_loglik, np.column_stack([scale, scale_hi])
-    tau_max = TAU_MAX if scale_hi is None else _tau_reach(y, data, priors)
+    asinh = scale_hi is not None and (levels is not None or p == 0)  # split, the lattice rules: an asinh tau grid
+    tau_max = TAU_MAX if scale_hi is None else _tau_reach(y, data, priors, asinh)
     if kind == "median" and scale_hi is None:
         engine = _Normal(y, scale, X, priors, refine)
     elif levels is not None or p == 0:
         cells = ((TAU_CELLS, LEVEL_CELLS, LEVEL_CELLS_MAX) if scale_hi is None
                  else SPLIT_CELLS[1 if p == 0 else "levels"])
-        engine = _Levels(y, data, _level_index(X), p + 1, priors, refine, loglik, tau_max, cells)
+        engine = _Levels(y, data, _level_index(X), p + 1, priors, refine, loglik, tau_max, cells,
+                         ASINH_SCALE if asinh else None)
     elif p == 1:
         engine = _Slope(y, data, X[:, 0], priors, refine, loglik, tau_max)
     else:
@@ -108,23 +111,26 @@ def _split_loglik(y, halves, mu, tau, nodes):
     return median_likelihood.loglik_grid(y, halves[:, 0], halves[:, 1], mu, tau)
 
 
-def _tau_reach(y, halves, priors) -> float:
-    """The upper end of tau's grid for the split likelihood: TAU_MAX, doubled up to TAU_DOUBLINGS times until
-    tau's log posterior there (mu on the coarse box, covariates left aside) is DROP below its peak on
-    [0, TAU_MAX]. A lower bound only leaves the likelihood flat in tau's tail, so a heavy-tailed prior
-    (half-Cauchy) reaches beyond it: such a posterior is left to MCMC (the uniform tau lattice would be too
-    coarse near the mode)."""
+def _tau_reach(y, halves, priors, asinh: bool) -> float:
+    """The upper end of tau's grid for the split likelihood: TAU_MAX, doubled until tau's log posterior there
+    (mu on the coarse box, covariates left aside) is DROP below its peak on [0, TAU_MAX]. A lower bound only
+    leaves the likelihood flat in tau's tail, so a heavy-tailed prior (half-Cauchy) reaches far: on a grid
+    uniform in asinh(tau / ASINH_SCALE) (``asinh``, ``_TauAxis``), ~log tau, the density per unit log tau must
+    drop, up to TAU_DOUBLINGS_ASINH doublings; on a uniform grid the density, up to TAU_DOUBLINGS. A tail
+    heavier still is left to MCMC."""
     if priors["tau"].family == "uniform":
         return TAU_MAX
     box = np.arange(-BOXES[0], BOXES[0], COARSE_H) + COARSE_H / 2
 
     def logpost(tc):
         mu, tau = np.meshgrid(box, tc)
-        return logsumexp(_split_loglik(y, halves, mu, tau, 0) + priors["mu"].logpdf(mu), 1) + priors["tau"].logpdf(tc)
+        lp = logsumexp(_split_loglik(y, halves, mu, tau, 0) + priors["mu"].logpdf(mu), 1) + priors["tau"].logpdf(tc)
+        return lp + np.log(np.maximum(tc, ASINH_SCALE)) if asinh else lp  # per unit log tau (asinh grid)
 
     peak = logpost(_midpoints(0.0, TAU_MAX, COARSE_TAU)[0]).max()
-    for doubling in range(TAU_DOUBLINGS + 1):
-        if logpost(np.array([TAU_MAX * 2.0**doubling]))[0] < peak - DROP:
+    margin = 4.0 if asinh else 0.0  # the last coarse cell's centre lies below the end of the grid
+    for doubling in range((TAU_DOUBLINGS_ASINH if asinh else TAU_DOUBLINGS) + 1):
+        if logpost(np.array([TAU_MAX * 2.0**doubling]))[0] < peak - DROP - margin:
             return TAU_MAX * 2.0**doubling
     raise ExactUnavailable("the posterior of tau has too heavy a tail for the exact engine; use MCMC")
 
@@ -155,6 +161,12 @@ def _level_index(X) -> np.ndarray:
     return np.where(X.sum(1) > 0, X.argmax(1) + 1, 0) if X.shape[1] else np.zeros(len(X), int)
 
 
+def _blocks(n: int, row_size: int, budget: int = 2_000_000):
+    """Slices of ``n`` rows, each holding at most ``budget`` numbers (at least one row)."""
+    step = max(1, budget // max(row_size, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
 def _midpoints(lo: float, hi: float, cells: int) -> tuple[np.ndarray, float]:
     h = (hi - lo) / cells
     return lo + (np.arange(cells) + 0.5) * h, h
@@ -176,6 +188,37 @@ def _span(centres, h, logmass, what: str, check=(True, True)):
     return centres[idx[0]] - 1.5 * h, centres[idx[-1]] + 1.5 * h
 
 
+class _TauAxis:
+    """tau's midpoint cells, uniform in s = asinh(tau / scale), or in tau itself when ``scale`` is None.
+    A cell's weight is its width in tau, scale cosh(s) h_s at its centre (the midpoint rule in s of
+    f(tau(s)) tau'(s) ds), so a heavy tail costs cells in proportion to log tau, not tau."""
+
+    def __init__(self, lo: float, hi: float, cells: int, scale: float | None) -> None:
+        self.scale = scale
+        self.s, self.hs = _midpoints(self._s(lo), self._s(hi), cells)
+        self.tc = self._tau(self.s)
+        self.ht = self.hs if scale is None else scale * np.cosh(self.s) * self.hs
+
+    def _s(self, tau):
+        return tau if self.scale is None else np.arcsinh(np.asarray(tau, float) / self.scale)
+
+    def _tau(self, s):
+        return s if self.scale is None else self.scale * np.sinh(s)
+
+    def span(self, logmass, check) -> tuple[float, float]:
+        """``_span`` on this axis, as a tau interval."""
+        lo, hi = _span(self.s, self.hs, logmass, "tau", check)
+        return float(self._tau(lo)), float(self._tau(hi))
+
+    def marginal(self, mass, t_lo) -> Marginal:
+        inner = _tau_marginal(self.s, self.hs, mass, self._s(t_lo))
+        return inner if self.scale is None else Mapped(inner, self._tau, self._s)
+
+    def jitter(self, cell, rng) -> np.ndarray:
+        """tau drawn uniformly in s within each ``cell``."""
+        return self._tau(self.s[cell] + (rng.random(len(cell)) - 0.5) * self.hs)
+
+
 def _tau_marginal(tc, ht, mass, t_lo) -> Marginal:
     """tau's lattice marginal; mirrored at the lower end when that is the prior's bound (density > 0 there)."""
     lower = tc[0] - ht / 2
@@ -186,17 +229,18 @@ class _Levels:
     """Binomial model with a_0 = mu and a_j = mu + beta_j (see module docstring)."""
 
     def __init__(self, events, n, level, L, priors, refine, loglik=loglik_grid, tau_max=TAU_MAX,
-                 cells=(TAU_CELLS, LEVEL_CELLS, LEVEL_CELLS_MAX)):
+                 cells=(TAU_CELLS, LEVEL_CELLS, LEVEL_CELLS_MAX), tau_scale: float | None = None):
         self.priors, self.L, self.loglik = priors, L, loglik
         self.studies = [(events[level == j], n[level == j]) for j in range(L)]
         t_lo, t_hi, self.tau_bounded = _tau_support(priors["tau"], tau_max)
         self.t_lo = t_lo
-        tc, ht = _midpoints(t_lo, t_hi, COARSE_TAU)
+        coarse = _TauAxis(t_lo, t_hi, COARSE_TAU, tau_scale)
+        tc, ht = coarse.tc, coarse.ht
         for half in BOXES:  # a wider box only when the first does not hold the posterior
             box = np.arange(-half, half, COARSE_H) + COARSE_H / 2
             logW, logq = self._tables(tc, ht, [box] * L, COARSE_H, 5)
             try:
-                tspan = _span(tc, ht, logsumexp(logW, 1), "tau", (False, not self.tau_bounded))
+                tspan = coarse.span(logsumexp(logW, 1), (False, not self.tau_bounded))
                 spans = [_span(box, COARSE_H, logsumexp(logW, 0), "mu")]
                 spans += [_span(box, COARSE_H, logsumexp(logW[..., None] + logq[j], (0, 1)), f"level {j}")
                           for j in range(1, L)]
@@ -209,8 +253,9 @@ class _Levels:
         h = max(min(widths) / level_cells, max(widths) / level_cells_max) / refine
         self.grids = [lo + (np.arange(int(np.ceil(w / h))) + 0.5) * h for (lo, _), w in zip(spans, widths)]
         self.h = h
-        self.tc, self.ht = _midpoints(max(t_lo, tspan[0]), t_hi if self.tau_bounded else tspan[1],
-                                      tau_cells * refine)
+        self.axis = _TauAxis(max(t_lo, tspan[0]), t_hi if self.tau_bounded else tspan[1], tau_cells * refine,
+                             tau_scale)
+        self.tc, self.ht = self.axis.tc, self.axis.ht
         logW, self.logq = self._tables(self.tc, self.ht, self.grids, h, NODES if refine == 1 else 15)
         self.W = np.exp(logW - logsumexp(logW))
 
@@ -221,27 +266,40 @@ class _Levels:
         mu = grids[0]
         logL = [self.loglik(x, n, *np.meshgrid(g, tc), nodes) if len(x) else np.zeros((len(tc), len(g)))
                 for (x, n), g in zip(self.studies, grids)]  # (tau, a)
-        logW = (self.priors["tau"].logpdf(tc)[:, None] + np.log(ht) + stats.norm.logpdf(mu, m0, s0)[None, :]
+        logW = (self.priors["tau"].logpdf(tc)[:, None] + np.log(np.broadcast_to(ht, tc.shape))[:, None]
+                + stats.norm.logpdf(mu, m0, s0)[None, :]
                 + np.log(h) + logL[0])
         logq = [None]
         for j in range(1, self.L):
-            joint = stats.norm.logpdf(grids[j][None, :] - mu[:, None], b0, sb)[None] + np.log(h) + logL[j][:, None, :]
-            logC = logsumexp(joint, 2)
-            logW = logW + logC
-            logq.append(joint - logC[..., None])
+            prior = stats.norm.logpdf(grids[j][None, :] - mu[:, None], b0, sb) + np.log(h)  # (mu, a)
+            q = np.empty((len(tc), len(mu), len(grids[j])))
+            for rows in _blocks(len(tc), q[0].size):  # tau rows in blocks: temporaries stay small
+                q[rows] = prior[None] + logL[j][rows, None, :]
+                logC = logsumexp(q[rows], 2)
+                q[rows] -= logC[..., None]
+                logW[rows] = logW[rows] + logC
+            logq.append(q)
         return logW, logq
 
     # quantities --------------------------------------------------------------------------------
     def tau(self) -> Marginal:
-        return _tau_marginal(self.tc, self.ht, self.W.sum(1), self.t_lo)
+        return self.axis.marginal(self.W.sum(1), self.t_lo)
 
-    def _joint(self, j):
-        """Masses of (tau, mu, a_j)."""
-        return self.W[..., None] * np.exp(self.logq[j])
+    def _joint(self, j, axis: int):
+        """Masses of (tau, mu, a_j) summed over ``axis`` (0: tau, 1: mu), in blocks of tau rows."""
+        q = self.logq[j]
+        out = np.zeros((q.shape[0], q.shape[2]) if axis == 1 else q.shape[1:])
+        for rows in _blocks(q.shape[0], q[0].size):
+            block = self.W[rows, :, None] * np.exp(q[rows])
+            if axis == 1:
+                out[rows] = block.sum(1)
+            else:
+                out += block.sum(0)
+        return out
 
     def _a_tau(self, j):
         """Masses of (tau, a_j) and the a_j grid."""
-        return (self.W, self.grids[0]) if j == 0 else (self._joint(j).sum(1), self.grids[j])
+        return (self.W, self.grids[0]) if j == 0 else (self._joint(j, 1), self.grids[j])
 
     def level(self, j) -> Marginal:
         mass, grid = self._a_tau(j)
@@ -253,16 +311,19 @@ class _Levels:
             raise AnalysisError("a contrast needs two different levels")
         if l == 0 or j == 0:
             sign, j = (1, j) if l == 0 else (-1, l)
-            mass = self._joint(j).sum(0)  # (mu, a_j)
+            mass = self._joint(j, 0)  # (mu, a_j)
             M, G = mass.shape
             idx = (np.arange(G)[None, :] - np.arange(M)[:, None] + M - 1).ravel()
             d = np.bincount(idx, weights=mass.ravel(), minlength=M + G - 1)
             x0 = self.grids[j][0] - self.grids[0][0] - (M - 0.5) * self.h
         else:
-            qj, ql = np.exp(self.logq[j]), np.exp(self.logq[l])
-            conv = np.clip(fftconvolve(qj, ql[..., ::-1], axes=2), 0.0, None)
-            d = np.einsum("tm,tmk->k", self.W, conv)
-            sign, x0 = 1, self.grids[j][0] - self.grids[l][0] - (ql.shape[2] - 0.5) * self.h
+            G = self.logq[l].shape[2]
+            d = np.zeros(self.logq[j].shape[2] + G - 1)
+            for rows in _blocks(len(self.tc), 4 * self.logq[j][0].size):  # bounded memory for the FFTs
+                qj, ql = np.exp(self.logq[j][rows]), np.exp(self.logq[l][rows])
+                conv = np.clip(fftconvolve(qj, ql[..., ::-1], axes=2), 0.0, None)
+                d += np.einsum("tm,tmk->k", self.W[rows], conv)
+            sign, x0 = 1, self.grids[j][0] - self.grids[l][0] - (G - 0.5) * self.h
         if sign < 0:
             d, x0 = d[::-1], -(x0 + len(d) * self.h)
         return Lattice(x0, self.h, d)
@@ -275,7 +336,7 @@ class _Levels:
         T, M = self.W.shape
         cell = rng.choice(T * M, size=size, p=self.W.ravel())
         t, m = np.unravel_index(cell, (T, M))
-        tau = self.tc[t] + (rng.random(size) - 0.5) * self.ht
+        tau = self.axis.jitter(t, rng)
         mu = self.grids[0][m] + (rng.random(size) - 0.5) * self.h
         beta = np.empty((size, self.L - 1))
         for j in range(1, self.L):

@@ -154,3 +154,23 @@ class NormalMixture(Marginal):
 
     def support(self):
         return (float((self.m - 9 * self.s).min()), float((self.m + 9 * self.s).max()))
+
+
+class Mapped(Marginal):
+    """The distribution of forward(S) for a Marginal S and an increasing ``forward`` with its ``inverse``:
+    F(x) = F_S(inverse(x)), and the quantiles are forward(S's quantiles), exactly."""
+
+    def __init__(self, inner: Marginal, forward, inverse):
+        self.inner, self.forward, self.inverse = inner, forward, inverse
+
+    def cdf(self, x):
+        return self.inner.cdf(self.inverse(np.atleast_1d(np.asarray(x, float))))
+
+    def support(self):
+        lo, hi = self.inner.support()
+        return float(self.forward(lo)), float(self.forward(hi))
+
+    def quantile(self, q, outcome: bool = False):
+        out = np.atleast_1d(self.forward(np.asarray(self.inner.quantile(q), float)))
+        out = self.link(out) if outcome else out
+        return out if out.size > 1 else float(out[0])

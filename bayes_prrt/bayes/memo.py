@@ -38,11 +38,24 @@ class FitMemo:
 
     def prefetch(self, jobs: list) -> None:
         """Start the MCMC fits (no covariates) of ``jobs``, a list of (rows, priors), in a background
-        process (``background.py``) where that helps; ``fit`` then takes each from there."""
+        process (``background.py``) where that helps; ``fit`` then takes each from there. May be called
+        again: the fits are made in the order they were asked for."""
         if not (jobs and self.reuse and available()):
             return
-        self._pending = {self._key(rows, priors, None, "mcmc", self.rules): i for i, (rows, priors) in enumerate(jobs)}
-        self._background = BackgroundFits(jobs, self.settings, self.rules)
+        if self._background is None:
+            self._background = BackgroundFits(self.settings, self.rules)
+        for rows, priors in jobs:
+            key = self._key(rows, priors, None, "mcmc", self.rules)
+            if key not in self._pending and key not in self._fits:
+                self._pending[key] = self._background.submit(rows, priors)
+
+    def needs_mcmc(self, rows: pd.DataFrame, priors=None) -> bool:
+        """True when the exact engine cannot take the model without covariates (its exact fit is kept)."""
+        try:
+            self.fit(rows, priors, engine="quadrature")
+            return False
+        except ExactUnavailable:
+            return True
 
     def close(self) -> None:
         """Stop the background process, if any (the fits it has not delivered are made here if asked for)."""
