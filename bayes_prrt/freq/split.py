@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 from ..errors import AnalysisError
 from ..median_likelihood import log_marginal, log_scale
@@ -38,6 +37,8 @@ class SplitFit:
 def split_ml(y, s_lo, s_hi, fixed_tau: float | None = None) -> SplitFit:
     """ML estimate of (mu, tau^2) from log medians y and their half SEs (s_hi may be infinite);
     ``fixed_tau``: tau held at that value (0: the common-effect model)."""
+    from scipy import optimize  # here: the light commands (validate, pool) import this module, not scipy.optimize
+
     y, s_lo, s_hi = (np.asarray(a, float) for a in (y, s_lo, s_hi))
     if np.isinf(s_hi).all():
         raise AnalysisError("every study reports a lower CI bound only: the split-normal likelihood then has no "
@@ -68,6 +69,8 @@ def split_ml(y, s_lo, s_hi, fixed_tau: float | None = None) -> SplitFit:
 
 def _profile_max(profile, spread: float) -> float:
     """tau maximising ``profile`` on [0, inf): the best point of a grid, refined between its neighbours."""
+    from scipy import optimize
+
     grid = np.concatenate([[0.0], np.geomspace(1e-6 * spread, 100 * spread, _GRID)])
     values = np.array([profile(t) for t in grid])
     i = int(np.argmax(values))
