@@ -7,7 +7,9 @@ run first needs it, so the run costs about the longer of the two parts instead o
 The worker is started fresh ("spawn", not fork: a forked copy of a process with threads can
 deadlock) and imports PyMC itself, which this process then never needs. It runs the same code
 with the same settings as the run would, so the draws are the same as without it
-(``tests/test_background.py``). With one core the fits are made in this process when asked for.
+(``tests/test_background.py``). The worker ignores Ctrl-C (the run handles it and stops the worker)
+and ends by itself when the run's process has gone. With one core the fits are made in this process
+when asked for.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 
 from ..errors import AnalysisError
 from . import compiled, sampling
@@ -32,9 +35,8 @@ def available() -> bool:
 def _work(jobs, settings: Settings, rules: dict, results) -> None:
     """The worker: fit each (rows, priors) job from ``jobs`` by MCMC (``rules``: for medians, ``FitMemo.rules``)
     until None, and send (fit, counts) or the error, in order."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle: it stops this process
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    for rows, priors in iter(jobs.get, None):
+    for rows, priors in _jobs(jobs):
         before = {**sampling.STATS, "compiled": compiled.STATS["compiled"], "reused": compiled.STATS["reused"]}
         try:
             fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
@@ -46,6 +48,21 @@ def _work(jobs, settings: Settings, rules: dict, results) -> None:
             results.put(("error", err, None))
 
 
+def _jobs(jobs):
+    """The submitted jobs until None, or until the run's process has ended (then this one ends too)."""
+    parent = multiprocessing.parent_process()
+    while True:
+        try:
+            job = jobs.get(timeout=1.0)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                return
+            continue
+        if job is None:
+            return
+        yield job
+
+
 class BackgroundFits:
     """MCMC fits (no covariates) made by one worker process in the order they are submitted."""
 
@@ -54,7 +71,13 @@ class BackgroundFits:
         self._jobs, self._results = context.Queue(), context.Queue()
         self._process = context.Process(target=_work, args=(self._jobs, settings, rules or {}, self._results),
                                         daemon=True)
-        self._process.start()
+        main = threading.current_thread() is threading.main_thread()  # only there can signals be set
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # inherited by the worker:
+        try:  # Ctrl-C is the run's to handle, from the worker's first instruction
+            self._process.start()
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         self._submitted = 0
         self._received: list = []
 
