@@ -30,7 +30,7 @@ from ..freq.pool import pool
 from ..freq.result import FreqFit
 from .validate import reproduce
 from ..priors import resolve_priors
-from ..sensitivity.analysis import OutcomeSensitivity, prior_grid, spec_sensitivity
+from ..sensitivity.analysis import OutcomeSensitivity, spec_grid, spec_sensitivity
 from .spec import Spec, check_against_data
 
 
@@ -150,7 +150,7 @@ def _beyond_exact(spec: Spec, selected: list, memo: FitMemo) -> list:
     for rows in selected:
         kind = rows["kind"].iloc[0]
         base = resolve_priors(kind, spec.priors[kind])
-        for entry in prior_grid(kind, spec.sensitivity[f"tau_{kind}"], spec.sensitivity[f"mu_{kind}"]):
+        for entry in spec_grid(spec, kind):
             priors = {**base, **entry.priors}
             try:
                 if memo.needs_mcmc(rows, priors):

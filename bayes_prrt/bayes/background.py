@@ -32,18 +32,21 @@ def available() -> bool:
     return (os.cpu_count() or 1) >= 2
 
 
+def _counters() -> list[tuple[dict, str]]:
+    """The MCMC counts a run reports (fits, gate refits, compilations, compiled models reused)."""
+    return [(sampling.STATS, "fits"), (sampling.STATS, "refits"), (compiled.STATS, "compiled"),
+            (compiled.STATS, "reused")]
+
+
 def _work(jobs, settings: Settings, rules: dict, results) -> None:
     """The worker: fit each (rows, priors) job from ``jobs`` by MCMC (``rules``: for medians, ``FitMemo.rules``)
     until None, and send (fit, counts) or the error, in order."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for rows, priors in _jobs(jobs):
-        before = {**sampling.STATS, "compiled": compiled.STATS["compiled"], "reused": compiled.STATS["reused"]}
+        before = [table[name] for table, name in _counters()]
         try:
             fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
-            counts = {"fits": sampling.STATS["fits"] - before["fits"], "refits": sampling.STATS["refits"] - before["refits"],
-                      "compiled": compiled.STATS["compiled"] - before["compiled"],
-                      "reused": compiled.STATS["reused"] - before["reused"]}
-            results.put(("fit", fit, counts))
+            results.put(("fit", fit, [table[name] - b for (table, name), b in zip(_counters(), before, strict=True)]))
         except Exception as err:  # noqa: BLE001 - sent to the run, which raises it where the fit is asked for
             results.put(("error", err, None))
 
@@ -98,11 +101,9 @@ class BackgroundFits:
                                         f"{self._process.exitcode}); run again with mcmc = 'none' to skip "
                                         f"the cross-checks") from None
                 continue
-            if kind == "fit":
-                sampling.STATS["fits"] += extra["fits"]
-                sampling.STATS["refits"] += extra["refits"]
-                compiled.STATS["compiled"] += extra["compiled"]
-                compiled.STATS["reused"] += extra["reused"]
+            if kind == "fit":  # the worker's counts join this process's
+                for (table, name), count in zip(_counters(), extra, strict=True):
+                    table[name] += count
             self._received.append((kind, value))
         kind, value = self._received[index]
         if kind == "error":

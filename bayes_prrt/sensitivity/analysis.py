@@ -59,6 +59,11 @@ def prior_grid(kind: str, tau_priors: list[str], mu_priors: list[str]) -> list[G
     return entries
 
 
+def spec_grid(spec, kind: str) -> list[GridEntry]:
+    """The prior grid the spec's [sensitivity] table declares for one outcome kind."""
+    return prior_grid(kind, spec.sensitivity[f"tau_{kind}"], spec.sensitivity[f"mu_{kind}"])
+
+
 def _row(label, res, answers, extra=None) -> dict:
     return {"prior" if extra is None else "scenario": label, "estimate": res.pooled["median"],
             "ci_low": res.pooled["ci_low"], "ci_high": res.pooled["ci_high"], "tau_median": res.tau["median"],
@@ -196,7 +201,7 @@ def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
     kind = data.select(outcome, spec.values)["kind"].iloc[0]
     memo = memo or FitMemo(settings, median_se=spec.median_se, median_likelihood=spec.median_likelihood)
     table = spec.sensitivity
-    grid = prior_grid(kind, table[f"tau_{kind}"], table[f"mu_{kind}"])
+    grid = spec_grid(spec, kind)
     scenarios = table["scenarios"] if data.embedded else []
     result = outcome_sensitivity(data, outcome, spec.statements, grid, scenarios, tuple(table["thresholds"]),
                                  spec.values, settings, base_priors=spec.priors[kind], memo=memo,
