@@ -16,7 +16,7 @@ from bayes_prrt.cli import main
 from bayes_prrt.cli.params import SEED, SEED_MAX
 from bayes_prrt.files import SLUG_LENGTH, safe_slug
 from bayes_prrt.priors import PriorError, parse_prior
-from bayes_prrt.report import writer
+from bayes_prrt.report import figures, writer
 
 
 def located(text, write_csv, name="input.csv") -> DataError:
@@ -147,10 +147,10 @@ def test_report_figures_use_safe_names(tmp_path, monkeypatch):
     """The run's figure files are named from outcome and covariate names through safe_slug."""
     for plot in ("plot_forest", "plot_prior_posterior", "plot_tau_i2", "plot_subgroups", "plot_contrasts",
                  "plot_influence", "plot_sensitivity"):
-        monkeypatch.setattr(writer, plot, lambda *args: Path(args[-1]).write_bytes(b"png"))
+        monkeypatch.setattr(figures, plot, lambda *args: Path(args[-1]).write_bytes(b"png"))
     outcome = SimpleNamespace(outcome="Grade 3+ AE %", subgroups={"site (x)": None}, sensitivity=None,
                               kind="binary", bayes=None, small_study=None, cumulative=None)
-    captions = writer.figures(SimpleNamespace(outcomes=[outcome]), tmp_path)
+    captions = figures.figures(SimpleNamespace(outcomes=[outcome]), tmp_path)
     files = sorted(p.stem for p in tmp_path.iterdir())
     assert files == sorted(captions) and all(SAFE.fullmatch(f) for f in files)
     assert {f.split("_")[0] for f in files} == {"forest", "priorpost", "heterogeneity", "subgroups", "contrasts",

@@ -30,7 +30,7 @@ from ..freq.pool import pool
 from ..freq.result import FreqFit
 from .validate import reproduce
 from ..priors import resolve_priors
-from ..sensitivity.analysis import OutcomeSensitivity, spec_grid, spec_sensitivity
+from ..sensitivity.analysis import OutcomeSensitivity, add_mcmc_checks, spec_grid, spec_sensitivity
 from .spec import Spec, check_against_data
 
 
@@ -110,7 +110,9 @@ def _cross_check(run: OutcomeRun, model: str, mcmc: BayesFit) -> None:
 
 
 def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step) -> tuple[list, dict]:
-    """Every analysis of each outcome of the spec, its fits from ``memo``; and the seconds each took."""
+    """Every analysis of each outcome of the spec, its fits from ``memo``; and the seconds each took.
+    What needs the MCMC fits comes last, for all outcomes at once, so that a background process has had
+    longest to make them; meanwhile this process computes the error bounds of the exact posteriors."""
     timings, outcomes = {}, []
     for outcome in spec.outcomes:
         start = time.perf_counter()
@@ -135,11 +137,23 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
         step(f"{outcome}: small-study effects and cumulative analysis")
         _small_study(run, measure, spec, settings)
         step(f"{outcome}: sensitivity")
-        run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings, memo=memo)
-        if spec.mcmc != "none":  # last, so that a background process has had longest to make it
-            _cross_check(run, "overall", memo.fit(rows, priors))
+        run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings, memo=memo,
+                                              mcmc="later" if spec.mcmc != "none" else None)
         outcomes.append(run)
         timings[outcome] = time.perf_counter() - start
+    step("error bounds of the exact posteriors")
+    for run in outcomes:
+        for fit in (run.bayes, *run.subgroups.values()):
+            if fit.exact is not None:
+                fit.exact.error_bound  # noqa: B018 - computed now (cached), while the MCMC fits are made
+    if spec.mcmc != "none":
+        step("MCMC cross-checks")
+        for run in outcomes:
+            start = time.perf_counter()
+            base = memo.fit(run.rows, spec.priors[run.kind])
+            add_mcmc_checks(run.sensitivity, data, base, spec.values)
+            _cross_check(run, "overall", base)
+            timings[run.outcome] += time.perf_counter() - start
     return outcomes, timings
 
 

@@ -2,34 +2,26 @@
 
 A run's MCMC cross-checks (``mcmc = "headline"``: one fit per outcome) take most of their time
 in NUTS, which is independent of everything else the run computes. On a machine with two or
-more cores they are made, in order, by one worker process, and each result is taken when the
-run first needs it, so the run costs about the longer of the two parts instead of their sum.
-The worker is started fresh ("spawn", not fork: a forked copy of a process with threads can
-deadlock) and imports PyMC itself, which this process then never needs. It runs the same code
-with the same settings as the run would, so the draws are the same as without it
-(``tests/test_background.py``). The worker ignores Ctrl-C (the run handles it and stops the worker)
-and ends by itself when the run's process has gone. With one core the fits are made in this process
-when asked for.
+more cores they are made, in order, by one helper process (``processes.py``: spawned, ignoring
+Ctrl-C, ending with the run), and each result is taken when the run first needs it, so the run
+costs about the longer of the two parts instead of their sum. The helper imports PyMC itself,
+which this process then never needs. It runs the same code with the same settings as the run
+would, so the draws are the same as without it (``tests/test_background.py``). With one core
+the fits are made in this process when asked for.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import queue
-import signal
-import threading
 
 from ..errors import AnalysisError
+from .. import processes
 from . import compiled, sampling
 from .fit import bayes_pool
 from .result import BayesFit
 from .sampling import Settings
 
-
-def available() -> bool:
-    """True where a worker helps: at least two cores."""
-    return (os.cpu_count() or 1) >= 2
+available = processes.available
 
 
 def _counters() -> list[tuple[dict, str]]:
@@ -41,7 +33,6 @@ def _counters() -> list[tuple[dict, str]]:
 def _work(jobs, settings: Settings, rules: dict, results) -> None:
     """The worker: fit each (rows, priors) job from ``jobs`` by MCMC (``rules``: for medians, ``FitMemo.rules``)
     until None, and send (fit, counts) or the error, in order."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for rows, priors in _jobs(jobs):
         before = [table[name] for table, name in _counters()]
         try:
@@ -53,12 +44,11 @@ def _work(jobs, settings: Settings, rules: dict, results) -> None:
 
 def _jobs(jobs):
     """The submitted jobs until None, or until the run's process has ended (then this one ends too)."""
-    parent = multiprocessing.parent_process()
     while True:
         try:
-            job = jobs.get(timeout=1.0)
+            job = jobs.get(timeout=processes.POLL_S)
         except queue.Empty:
-            if parent is not None and not parent.is_alive():
+            if processes.parent_gone():
                 return
             continue
         if job is None:
@@ -70,17 +60,8 @@ class BackgroundFits:
     """MCMC fits (no covariates) made by one worker process in the order they are submitted."""
 
     def __init__(self, settings: Settings, rules: dict | None = None) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._jobs, self._results = context.Queue(), context.Queue()
-        self._process = context.Process(target=_work, args=(self._jobs, settings, rules or {}, self._results),
-                                        daemon=True)
-        main = threading.current_thread() is threading.main_thread()  # only there can signals be set
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None  # inherited by the worker:
-        try:  # Ctrl-C is the run's to handle, from the worker's first instruction
-            self._process.start()
-        finally:
-            if main:
-                signal.signal(signal.SIGINT, previous)
+        self._jobs, self._results = processes.CONTEXT.Queue(), processes.CONTEXT.Queue()
+        self._process = processes.start(_work, self._jobs, settings, rules or {}, self._results)
         self._submitted = 0
         self._received: list = []
 
@@ -94,13 +75,9 @@ class BackgroundFits:
         """Job ``index``'s fit (waiting for it); the worker's MCMC counts are added to this process's."""
         while len(self._received) <= index:
             try:
-                kind, value, extra = self._results.get(timeout=1.0)
-            except queue.Empty:
-                if not self._process.is_alive():
-                    raise AnalysisError(f"the MCMC worker process ended unexpectedly (exit code "
-                                        f"{self._process.exitcode}); run again with mcmc = 'none' to skip "
-                                        f"the cross-checks") from None
-                continue
+                kind, value, extra = processes.receive(self._results, self._process, "MCMC worker")
+            except RuntimeError as err:
+                raise AnalysisError(f"{err}; run again with mcmc = 'none' to skip the cross-checks") from None
             if kind == "fit":  # the worker's counts join this process's
                 for (table, name), count in zip(_counters(), extra, strict=True):
                     table[name] += count
@@ -112,8 +89,4 @@ class BackgroundFits:
 
     def close(self) -> None:
         """Stop the worker (at once, if the run ends early) and release its queues."""
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self._jobs.close()
-        self._results.close()
+        processes.stop(self._process, self._jobs, self._results)

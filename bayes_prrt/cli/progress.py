@@ -18,8 +18,8 @@ from ..errors import plain
 
 def analysis_steps(spec) -> int:
     """The steps ``run_analysis`` announces for ``spec`` (pooling, one per covariate and the
-    sensitivity analysis per outcome), plus writing the report."""
-    return len(spec.outcomes) * (3 + len(spec.covariates)) + 1
+    sensitivity analysis per outcome; the error bounds; the MCMC cross-checks), plus writing the report."""
+    return len(spec.outcomes) * (3 + len(spec.covariates)) + 2 + (spec.mcmc != "none")
 
 
 def _clock(seconds: float) -> str:

@@ -1,4 +1,5 @@
-"""Saving figures: PNG for the report, SVG beside it with text kept as text."""
+"""Saving figures: PNG for the report, SVG beside it with text kept as text; the same figure gives the
+same files (no date in the SVG, its element ids from a fixed salt)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 matplotlib.rcParams["svg.fonttype"] = "none"  # SVG text stays editable, searchable text
+matplotlib.rcParams["svg.hashsalt"] = "bayes-prrt"  # element ids from the content, not random: same figure, same file
 DPI = 110
 
 
@@ -20,5 +22,5 @@ def save(fig, path: str) -> None:
     box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
     fig.savefig(png, format="png", dpi=DPI, bbox_inches=box)
     if png.suffix == ".png":
-        fig.savefig(png.with_suffix(".svg"), format="svg", bbox_inches=box)
+        fig.savefig(png.with_suffix(".svg"), format="svg", bbox_inches=box, metadata={"Date": None})
     plt.close(fig)

@@ -17,7 +17,6 @@ import os
 import platform
 import re
 import shutil
-from functools import partial
 from importlib import metadata
 from pathlib import Path
 
@@ -28,14 +27,8 @@ from ..bayes.store import fit_inference_data
 from ..files import (MKDTEMP_SUFFIX, check_space, check_writable, mark, marked_tempdir, netcdf_bytes, safe_slug,
                      stale_tempdirs, unmark, write_csv)
 from ..jsonio import dumps
-from ..plots.bayes import plot_contrasts, plot_prior_posterior, plot_subgroups, plot_tau_i2
-from ..plots.forest import plot_forest
-from ..plots.cumulative import plot_cumulative
-from ..plots.funnel import plot_funnel
-from ..plots.influence import plot_influence
-from ..plots.layout import save
 from ..sensitivity.scenarios import scenario_shift_table
-from ..plots.sensitivity import plot_sensitivity
+from .figures import Drawing
 from .html import render_report
 from .summary import published_pooled
 
@@ -207,53 +200,6 @@ def _diagnostics(o):
                    "note": EXACT_NOTE}
 
 
-def figures(run, folder: Path) -> dict[str, str]:
-    """Draw every figure into ``folder`` (PNG, and SVG beside it); returns name -> caption (names made safe:
-    files.safe_slug)."""
-    captions = {}
-
-    def draw(plot, name, caption, *args):
-        name = safe_slug(name)
-        plot(*args, str(folder / f"{name}.png"))
-        captions[name] = caption
-
-    for o in run.outcomes:
-        draw(plot_forest, f"forest_{o.outcome}", f"{o.outcome}: forest plot. Squares: each study's reported value "
-             "and 95% CI (area proportional to the frequentist weight); blue: Bayesian shrunken estimate and 95% CrI; "
-             "diamonds: pooled values, bars beneath: 95% predictive intervals", o)
-        draw(plot_prior_posterior, f"priorpost_{o.outcome}", f"{o.outcome}: prior and posterior of mu and tau", o.bayes)
-        draw(plot_tau_i2, f"heterogeneity_{o.outcome}", f"{o.outcome}: posterior of tau and the Bayesian I2 "
-             "(typical within-study variance of Higgins and Thompson), frequentist I2 beside it", o)
-        for c in o.subgroups:
-            draw(plot_subgroups, f"subgroups_{o.outcome}_{c}", f"{o.outcome} by {c}: posterior median and 95% CrI "
-                 "per level, with the probability of each ordering", o, c)
-            draw(plot_contrasts, f"contrasts_{o.outcome}_{c}", f"{o.outcome}: posterior of the contrasts between "
-                 f"{c} levels", o, c)
-        draw(plot_influence, f"influence_{o.outcome}", f"{o.outcome}: leave-one-out shifts", o)
-        if o.small_study is not None:
-            s = o.small_study
-            draw(_save_figure(plot_funnel), f"funnel_{o.outcome}", f"{o.outcome}: funnel plot on the {s.measure} scale "
-                 f"(open circles: the {s.trimfill.k0} studies trim-and-fill adds)", s.funnel_points(),
-                 s.trimfill.fit.estimate)
-        if o.cumulative is not None:
-            unit = "proportion" if o.kind == "binary" else "months"
-            draw(_save_figure(partial(plot_cumulative, xlabel=f"pooled {o.outcome} ({unit}), 95% CI",
-                                      title=f"{o.outcome}: cumulative meta-analysis")), f"cumulative_{o.outcome}", f"{o.outcome}: cumulative meta-analysis "
-                 "in order of publication year (each row adds one study)", o.cumulative.steps)
-    draw(plot_sensitivity, "sensitivity", "Pooled estimate per prior and per data scenario",
-         [o.sensitivity for o in run.outcomes], {o.outcome: o.kind for o in run.outcomes})
-    return captions
-
-
-def _save_figure(plot):
-    """A plot that returns its Figure, as a ``figures`` drawing step that writes PNG (and SVG) to the path."""
-    def draw(*args):
-        *data, path = args
-        save(plot(*data), path)
-
-    return draw
-
-
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -277,32 +223,38 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
     check_destination(out, force, inputs(run))
     remove_stale(out)
     posteriors = {o.outcome: netcdf_bytes(fit_inference_data(o.bayes)) for o in run.outcomes}
-    figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1  # as ``figures`` draws them
+    figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1  # as ``figure_jobs`` lists them
     check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
                 + TABLES_BYTES)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = marked_tempdir(f".{out.name}.", out.parent)
     old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
+    drawing = None
     try:
-        _write_contents(run, tmp, timings, posteriors, command)
+        drawing = Drawing()  # its helper process starts now, and draws once the run is sent to it
+        _write_contents(run, tmp, timings, posteriors, command, drawing)
         _replace(tmp, out, old)
     except OSError as err:
         raise BayesPrrtError(f"cannot write the results to {out}: {err.strerror or err}"
                              f"{f' ({err.filename})' if err.filename else ''}; nothing was changed") from None
     finally:
+        if drawing is not None:  # before the temporary folder goes: the helper may still be writing into it
+            drawing.close()
         _remove(tmp)
         if out.exists():  # else the swap failed and could not put the old results back: keep them
             _remove(old)
     unmark(out)  # the marker moved in with the results
 
 
-def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes], command: str | None) -> None:
+def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes], command: str | None,
+                    drawing: Drawing) -> None:
     for sub in ("tables", "figures", "posterior"):
         (tmp / sub).mkdir()
+    drawing.send(run, tmp / "figures")  # the helper draws while the tables are computed here
     frames = tables(run)
     for name, frame in frames.items():
         write_csv(frame, tmp / "tables" / f"{name}.csv", index=False, float_format="%.6g")
-    captions = figures(run, tmp / "figures")
+    captions = drawing.finish()
     for outcome, content in posteriors.items():
         (tmp / "posterior" / f"{safe_slug(outcome)}.nc").write_bytes(content)
     meta = {"versions": versions(), "seed": run.seed, "data": {"source": run.data.source,

@@ -90,10 +90,11 @@ def _statement_covariate(statements) -> str | None:
 def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], grid: list[GridEntry],
                         scenarios: list[str], thresholds, values: str = "published",
                         settings: Settings = DEFAULT_SETTINGS, base_priors: dict | None = None,
-                        memo: FitMemo | None = None, mcmc: bool = True) -> OutcomeSensitivity:
+                        memo: FitMemo | None = None, mcmc: bool | str = True) -> OutcomeSensitivity:
     """``base_priors``: the priors each grid entry departs from (default: the package defaults).
     ``memo``: where the fits come from (the pipeline's, so that none is made twice). ``mcmc``: make
-    the MCMC fit that PSIS leave-one-out and power-scaling need (without it they are not run)."""
+    the MCMC fit that PSIS leave-one-out and power-scaling need (False: they are not run; "later":
+    the caller adds them with ``add_mcmc_checks``)."""
     rows = data.select(outcome, values)
     kind = rows["kind"].iloc[0]
     within = [st for st in statements if st["outcome"] == outcome and st.get("comparison") == WITHIN_STUDY]
@@ -148,18 +149,6 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         scenario_rows_out.append(_row(name, res, _answers(statements, res, sby),
                                       {"description": SCENARIOS[name], "converged": sby.converged if sby else True}))
 
-    start = time.perf_counter()
-    base = memo.fit(rows, base_priors) if mcmc else None  # MCMC, last (it may come from a background process)
-    timing["mcmc_base_s"] = time.perf_counter() - start
-    if base is not None:
-        loo_table = influence(base, rows, base_priors)
-        loo = {r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,
-                         "freq_shift": getattr(r, "freq_shift", np.nan)} for r in loo_table.itertuples()}
-        loo_range, psens = _loo_range(data, outcome, base, loo_table), power_scaling(base)
-        notes.append(f"base MCMC fit: {'converged' if base.converged else 'NOT CONVERGED'}")
-    else:
-        loo, loo_range, psens = {}, {}, {}
-        notes.append("PSIS leave-one-out and power-scaling need an MCMC fit: not run (mcmc = 'none')")
     verdicts = {}
     for st in statements:
         text = st["text"]
@@ -171,9 +160,28 @@ def outcome_sensitivity(data: Dataset, outcome: str, statements: list[dict], gri
         verdicts[text]["overall"] = "robust" if len(set(both.values())) == 1 else "conclusion changes"
     verdicts |= {st["text"]: _within_verdict(data, st, grid, base_priors, thresholds, settings.seed, notes)
                  for st in within}
-    return OutcomeSensitivity(
-        outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out, loo=loo, loo_range=loo_range, psens=psens,
-        verdicts=verdicts, timing=timing, notes=notes)
+    result = OutcomeSensitivity(outcome=outcome, priors=prior_rows, scenarios=scenario_rows_out, loo={},
+                                loo_range={}, psens={}, verdicts=verdicts, timing=timing, notes=notes)
+    if mcmc == "later":
+        return result
+    if mcmc:
+        add_mcmc_checks(result, data, memo.fit(rows, base_priors), values)
+    else:
+        notes.append("PSIS leave-one-out and power-scaling need an MCMC fit: not run (mcmc = 'none')")
+    return result
+
+
+def add_mcmc_checks(result: OutcomeSensitivity, data: Dataset, base, values: str = "published") -> None:
+    """Add to ``result`` what needs the outcome's MCMC fit ``base`` (under the base priors): PSIS
+    leave-one-out influence, its range, and power-scaling."""
+    start = time.perf_counter()
+    rows = data.select(result.outcome, values)
+    loo_table = influence(base, rows, base.priors)
+    result.loo = {r.study: {"pareto_k": r.pareto_k, "shift": r.shift, "method": r.method,
+                            "freq_shift": getattr(r, "freq_shift", np.nan)} for r in loo_table.itertuples()}
+    result.loo_range, result.psens = _loo_range(data, result.outcome, base, loo_table), power_scaling(base)
+    result.notes.append(f"base MCMC fit: {'converged' if base.converged else 'NOT CONVERGED'}")
+    result.timing["mcmc_checks_s"] = time.perf_counter() - start
 
 
 def _within_verdict(data: Dataset, statement: dict, grid: list[GridEntry], base_priors, thresholds, seed,
@@ -195,9 +203,10 @@ def _within_verdict(data: Dataset, statement: dict, grid: list[GridEntry], base_
 
 
 def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
-                     memo: FitMemo | None = None) -> tuple[OutcomeSensitivity, str]:
+                     memo: FitMemo | None = None, mcmc: bool | str | None = None) -> tuple[OutcomeSensitivity, str]:
     """The sensitivity analysis the spec declares for one outcome (grid entries depart from the spec's
-    priors); ``memo``: the fits already made (see ``bayes.memo``). Returns it and the kind."""
+    priors); ``memo``: the fits already made (see ``bayes.memo``); ``mcmc``: as in ``outcome_sensitivity``
+    (default: unless the spec says mcmc = "none"). Returns it and the kind."""
     kind = data.select(outcome, spec.values)["kind"].iloc[0]
     memo = memo or FitMemo(settings, median_se=spec.median_se, median_likelihood=spec.median_likelihood)
     table = spec.sensitivity
@@ -205,7 +214,7 @@ def spec_sensitivity(data: Dataset, spec, outcome: str, settings: Settings,
     scenarios = table["scenarios"] if data.embedded else []
     result = outcome_sensitivity(data, outcome, spec.statements, grid, scenarios, tuple(table["thresholds"]),
                                  spec.values, settings, base_priors=spec.priors[kind], memo=memo,
-                                 mcmc=spec.mcmc != "none")
+                                 mcmc=spec.mcmc != "none" if mcmc is None else mcmc)
     if not data.embedded:
         result.notes.append("data scenarios need the embedded dataset's study table; none run")
     return result, kind
