@@ -1,8 +1,8 @@
 """Helper processes of a run: started fresh, ignoring Ctrl-C, ending when the run's process has gone.
 
-A run uses a second core with one helper at a time: the MCMC cross-checks (``bayes/background.py``)
-while the exact engine works, then half of the figures (``report/figures.py``) while the tables are
-written. A helper is started with "spawn", not fork: a forked copy of a process with threads can
+A run uses a second core with helpers: the MCMC cross-checks (``bayes/background.py``) while the
+exact engine works, then half of the figures (``report/figures.py``, started while the run waits
+for its last MCMC fits). A helper is started with "spawn", not fork: a forked copy of a process with threads can
 deadlock. It inherits SIGINT ignored, so Ctrl-C is the run's to handle from the helper's first
 instruction (the run stops it); it polls for the run's process and ends by itself when that has gone.
 """
@@ -69,13 +69,10 @@ def receive(source, process: multiprocessing.Process, what: str):
 
 
 def stop(process: multiprocessing.Process, *queues) -> None:
-    """End the helper (at once if it is still working: SIGTERM, or SIGKILL if it is still starting, when
-    SIGTERM waits) and release its queues."""
+    """End the helper at once (SIGKILL: it holds nothing to clean up, and one still starting has SIGTERM
+    blocked) and release its queues."""
     if process.is_alive():
-        process.terminate()
-        process.join(POLL_S)
-        if process.is_alive():
-            process.kill()
+        process.kill()
     process.join()
     for q in queues:
         q.cancel_join_thread()  # what the helper did not read is dropped (else exit waits to write it)

@@ -36,8 +36,8 @@ def test_worker_error_is_raised_where_the_fit_is_asked_for(dataset):
     rows = dataset.select("DCR").iloc[:0]  # no studies
     with pytest.raises(Exception) as here:
         bayes_pool(rows, priors=resolve_priors("binary"), engine="mcmc", settings=SETTINGS)
-    worker = background.BackgroundFits(SETTINGS)
-    worker.submit(rows, resolve_priors("binary"))
+    worker = background.BackgroundFits()
+    worker.submit(rows, resolve_priors("binary"), SETTINGS)
     try:
         with pytest.raises(type(here.value)) as there:
             worker.result(0)
@@ -48,8 +48,23 @@ def test_worker_error_is_raised_where_the_fit_is_asked_for(dataset):
 
 def test_close_stops_a_busy_worker(dataset):
     rows = dataset.select("DCR")
-    worker = background.BackgroundFits(SETTINGS)
+    worker = background.BackgroundFits()
     for _ in range(5):
-        worker.submit(rows, resolve_priors("binary"))
+        worker.submit(rows, resolve_priors("binary"), SETTINGS)
     worker.close()
     assert not worker._process.is_alive()
+
+
+def test_a_worker_started_first_serves_the_memo_and_closes_with_it(dataset):
+    """The CLI starts the worker before it reads the data; the memo it is handed to uses and stops it."""
+    worker = background.BackgroundFits()
+    rows, priors = dataset.select("ORR"), resolve_priors("binary")
+    memo = FitMemo(SETTINGS, background=worker)
+    memo.prefetch([(rows, priors)])
+    try:
+        fit = memo.fit(rows, priors)
+    finally:
+        memo.close()
+    assert not worker._process.is_alive()
+    here = bayes_pool(rows, priors=priors, engine="mcmc", settings=SETTINGS)
+    np.testing.assert_array_equal(fit.idata.posterior["mu"].values, here.idata.posterior["mu"].values)

@@ -76,6 +76,26 @@ def test_normal_mixture_cdf_and_link():
     assert mix.quantile(0.4, outcome=True) == pytest.approx(np.exp(q))
 
 
+@pytest.mark.parametrize("weights,means,sds", [
+    ([0.5, 0.5], [-6.0, 6.0], [0.3, 0.3]),  # bimodal, far apart: Newton from the moment start overshoots
+    ([0.2, 0.3, 0.5], [0.0, 1.0, 1.0], [0.0, 0.2, 2.0]),  # a point mass (jump in F, no density)
+    ([1e-9, 1.0 - 1e-9], [40.0, 0.0], [1.0, 1e-3]),  # a needle and a far, tiny component
+])
+def test_normal_mixture_quantiles_invert_its_cdf(weights, means, sds):
+    """Newton's method with the exact density, safeguarded by bisection, against Brent's method on the CDF."""
+    from scipy.optimize import brentq
+
+    mix = NormalMixture(weights, means, sds)
+    q = np.array([1e-6, 0.025, 0.3, 0.5, 0.5 + 1e-9, 0.975, 1 - 1e-6])
+    got = np.atleast_1d(mix.quantile(q))
+    lo, hi = mix.support()
+    for p, x in zip(q, got, strict=True):
+        F = lambda t: float(mix.cdf(np.array([t]))[0]) - p  # noqa: E731
+        if F(lo) * F(hi) < 0 and not np.isclose(F(x - 1e-9) + p, F(x + 1e-9) + p, atol=1e-6):  # not on a jump
+            assert x == pytest.approx(brentq(F, lo, hi, xtol=1e-13, rtol=1e-13), abs=1e-10)
+        assert mix.cdf(np.array([x - 1e-9]))[0] <= p + 1e-12 and mix.cdf(np.array([x + 1e-9]))[0] >= p - 1e-12
+
+
 # the twice-finer rule: the stated error bound ------------------------------------------------------------
 
 @pytest.mark.parametrize("outcome", ["ORR", "PFS"])

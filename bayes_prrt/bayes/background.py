@@ -14,26 +14,29 @@ from __future__ import annotations
 
 import queue
 
-from ..errors import AnalysisError
 from .. import processes
-from . import compiled, sampling
-from .fit import bayes_pool
-from .result import BayesFit
-from .sampling import Settings
+from ..errors import AnalysisError
 
 available = processes.available
 
 
 def _counters() -> list[tuple[dict, str]]:
     """The MCMC counts a run reports (fits, gate refits, compilations, compiled models reused)."""
+    from . import compiled, sampling
+
     return [(sampling.STATS, "fits"), (sampling.STATS, "refits"), (compiled.STATS, "compiled"),
             (compiled.STATS, "reused")]
 
 
-def _work(jobs, settings: Settings, rules: dict, results) -> None:
-    """The worker: fit each (rows, priors) job from ``jobs`` by MCMC (``rules``: for medians, ``FitMemo.rules``)
-    until None, and send (fit, counts) or the error, in order."""
-    for rows, priors in _jobs(jobs):
+def _work(jobs, results) -> None:
+    """The worker: import PyMC and the models at once (a job may come before the run has read its data),
+    then fit each (rows, priors, settings, rules) job from ``jobs`` by MCMC (``rules``: for medians,
+    ``FitMemo.rules``) until None, and send (fit, counts) or the error, in order."""
+    import pymc  # noqa: F401 - imported now, while the run reads its data
+
+    from .fit import bayes_pool
+
+    for rows, priors, settings, rules in _jobs(jobs):
         before = [table[name] for table, name in _counters()]
         try:
             fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
@@ -57,21 +60,23 @@ def _jobs(jobs):
 
 
 class BackgroundFits:
-    """MCMC fits (no covariates) made by one worker process in the order they are submitted."""
+    """MCMC fits (no covariates) made by one worker process in the order they are submitted. This module
+    imports nothing heavy, so that a run can start the worker first thing (the CLI does)."""
 
-    def __init__(self, settings: Settings, rules: dict | None = None) -> None:
+    def __init__(self) -> None:
         self._jobs, self._results = processes.CONTEXT.Queue(), processes.CONTEXT.Queue()
-        self._process = processes.start(_work, self._jobs, settings, rules or {}, self._results)
+        self._process = processes.start(_work, self._jobs, self._results)
         self._submitted = 0
         self._received: list = []
 
-    def submit(self, rows, priors) -> int:
-        """Queue the MCMC fit of ``rows`` under ``priors``; returns its index for ``result``."""
-        self._jobs.put((rows, priors))
+    def submit(self, rows, priors, settings, rules: dict | None = None) -> int:
+        """Queue the MCMC fit of ``rows`` under ``priors`` with the MCMC ``settings`` (and, for medians, the
+        memo's ``rules``); returns its index for ``result``."""
+        self._jobs.put((rows, priors, settings, rules or {}))
         self._submitted += 1
         return self._submitted - 1
 
-    def result(self, index: int) -> BayesFit:
+    def result(self, index: int):
         """Job ``index``'s fit (waiting for it); the worker's MCMC counts are added to this process's."""
         while len(self._received) <= index:
             try:

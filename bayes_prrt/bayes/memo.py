@@ -28,12 +28,13 @@ class FitMemo:
     the pipeline did before the memo; the benchmark times both in one run)."""
 
     def __init__(self, settings: Settings, reuse: bool = True, median_se: str = "ci",
-                 median_likelihood: str = "normal") -> None:
+                 median_likelihood: str = "normal", background: BackgroundFits | None = None) -> None:
+        """``background``: a worker started already (the memo then owns it: ``close`` stops it)."""
         self.settings, self.reuse = settings, reuse
         self.rules = {"median_se": median_se, "median_likelihood": median_likelihood}
         self._fits: dict[tuple, BayesFit] = {}
         self._pending: dict[tuple, int] = {}  # key -> index of the fit in the background worker's list
-        self._background: BackgroundFits | None = None
+        self._background = background
         self.hits = 0
 
     def prefetch(self, jobs: list) -> None:
@@ -43,11 +44,11 @@ class FitMemo:
         if not (jobs and self.reuse and available()):
             return
         if self._background is None:
-            self._background = BackgroundFits(self.settings, self.rules)
+            self._background = BackgroundFits()
         for rows, priors in jobs:
             key = self._key(rows, priors, None, "mcmc", self.rules)
             if key not in self._pending and key not in self._fits:
-                self._pending[key] = self._background.submit(rows, priors)
+                self._pending[key] = self._background.submit(rows, priors, self.settings, self.rules)
 
     def needs_mcmc(self, rows: pd.DataFrame, priors=None) -> bool:
         """True when the exact engine cannot take the model without covariates (its exact fit is kept)."""

@@ -374,28 +374,42 @@ def validate(as_json):
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     """The main job: every analysis of the spec, written as a report with figures and tables."""
-    from ..analysis.pipeline import run_analysis
-    from ..analysis.spec import check_against_data, read_spec
-    from ..bayes.sampling import Settings
+    from ..bayes import background
+
+    # the MCMC worker first, so that it imports PyMC while this process imports the rest and reads the data
+    worker = background.BackgroundFits() if background.available() else None
+    drawing = []  # the report's figure helper, started while the run waits for its MCMC fits
+    try:
+        from ..analysis.pipeline import run_analysis
+        from ..analysis.spec import check_against_data, read_spec
+        from ..bayes.sampling import Settings
+        from ..report.figures import Drawing
+        from ..report.writer import check_destination, write_run
+        from .progress import analysis_steps, progress_display
+
+        spec = read_spec(spec_path)
+        if spec.mcmc == "none" and worker is not None:  # no MCMC fit to make
+            worker.close()
+            worker = None
+        data = open_data(data_path)
+        check_against_data(spec, data)  # fails early, naming the spec key, if the data cannot answer it
+        out = Path(out_dir)
+        check_destination(out, force, (spec.path, data_path), names=("--out", "--force"))
+        start = time.perf_counter()
+        watch_output(out)  # an interrupt tells whether these were replaced
+        with progress_display(quiet, analysis_steps(spec)) as step:
+            result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step,
+                                  before_mcmc=lambda: drawing.append(Drawing()), background=worker)
+            step("writing the report")
+            write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start},
+                      command=_command_line(spec_path, data_path, out_dir, seed, sampler),
+                      drawing=drawing[0] if drawing else None)
+    finally:
+        for helper in [*drawing, *([worker] if worker else [])]:
+            helper.close()
     from ..report.summary import run_summary
     from ..report.text import print_summary
-    from ..report.writer import write_run
-    from .progress import analysis_steps, progress_display
 
-    spec = read_spec(spec_path)
-    data = open_data(data_path)
-    check_against_data(spec, data)  # fails early, naming the spec key, if the data cannot answer it
-    out = Path(out_dir)
-    from ..report.writer import check_destination
-
-    check_destination(out, force, (spec.path, data_path), names=("--out", "--force"))
-    start = time.perf_counter()
-    watch_output(out)  # an interrupt tells whether these were replaced
-    with progress_display(quiet, analysis_steps(spec)) as step:
-        result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step)
-        step("writing the report")
-        write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start},
-                  command=_command_line(spec_path, data_path, out_dir, seed, sampler))
     if not quiet:
         print_summary(run_summary(result))
         click.echo(f"Report: {out / 'report.html'} (the analysis took {time.perf_counter() - start:.0f} s)")

@@ -215,34 +215,36 @@ def inputs(run) -> tuple:
     return run.spec.path, None if run.data.embedded else run.data.source
 
 
-def write_run(run, out: Path, force: bool, timings: dict, command: str | None = None) -> None:
+def write_run(run, out: Path, force: bool, timings: dict, command: str | None = None,
+              drawing: Drawing | None = None) -> None:
     """Write the results folder ``out`` (see the module docstring); ``command`` is the command line that
-    reproduces it. A full disk or any other failure to write is a one-line ``BayesPrrtError``, and leaves
-    ``out`` as it was."""
+    reproduces it; ``drawing``: the figures' ``Drawing``, if started already (it is closed here). A full disk
+    or any other failure to write is a one-line ``BayesPrrtError``, and leaves ``out`` as it was."""
     out = destination(out)
     check_destination(out, force, inputs(run))
     remove_stale(out)
-    posteriors = {o.outcome: netcdf_bytes(fit_inference_data(o.bayes)) for o in run.outcomes}
-    figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1  # as ``figure_jobs`` lists them
-    check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
-                + TABLES_BYTES)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = marked_tempdir(f".{out.name}.", out.parent)
-    old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
-    drawing = None
+    drawing = drawing or Drawing()  # its helper process imports meanwhile, and draws once the run is sent
     try:
-        drawing = Drawing()  # its helper process starts now, and draws once the run is sent to it
-        _write_contents(run, tmp, timings, posteriors, command, drawing)
-        _replace(tmp, out, old)
-    except OSError as err:
-        raise BayesPrrtError(f"cannot write the results to {out}: {err.strerror or err}"
-                             f"{f' ({err.filename})' if err.filename else ''}; nothing was changed") from None
+        posteriors = {o.outcome: netcdf_bytes(fit_inference_data(o.bayes)) for o in run.outcomes}
+        figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1  # as ``figure_jobs`` lists them
+        check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
+                    + TABLES_BYTES)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marked_tempdir(f".{out.name}.", out.parent)
+        old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
+        try:
+            _write_contents(run, tmp, timings, posteriors, command, drawing)
+            _replace(tmp, out, old)
+        except OSError as err:
+            raise BayesPrrtError(f"cannot write the results to {out}: {err.strerror or err}"
+                                 f"{f' ({err.filename})' if err.filename else ''}; nothing was changed") from None
+        finally:
+            drawing.close()  # before the temporary folder goes: the helper may still be writing into it
+            _remove(tmp)
+            if out.exists():  # else the swap failed and could not put the old results back: keep them
+                _remove(old)
     finally:
-        if drawing is not None:  # before the temporary folder goes: the helper may still be writing into it
-            drawing.close()
-        _remove(tmp)
-        if out.exists():  # else the swap failed and could not put the old results back: keep them
-            _remove(old)
+        drawing.close()
     unmark(out)  # the marker moved in with the results
 
 
