@@ -72,9 +72,10 @@ def bench_run(repeats: int, naive_repeats: int) -> list[str]:
     return [
         "## 1-2. `bayes-prrt run` on the embedded data",
         "",
-        "All 4 outcomes: frequentist pooling, 10 MCMC fits (overall, by grade, by site), 2 statements, "
-        "the sensitivity analysis (9 priors, 5 data scenarios with their subgroup fits, leave-one-out, "
-        "power-scaling), 21 figures and the HTML report. Each run is a fresh process; *cold* starts with "
+        "All 4 outcomes: frequentist pooling, every posterior exact (overall, by grade, by site) with the 4 "
+        "overall models cross-checked by MCMC, 3 statements, the sensitivity analysis (9 priors, 7 data scenarios "
+        "with their subgroup fits, leave-one-out, power-scaling), 34 figures and the HTML report. Each run is a "
+        "fresh process; *cold* starts with "
         "an empty PyTensor/numba compile cache (`PYTENSOR_FLAGS=base_compiledir=<empty dir>`), *warm* "
         "repeats it with the cache the cold run filled. The naive baseline is the same analysis with "
         "`--sampler pymc`: PyMC's default NUTS through `pm.sample`, a fresh model and compilation per fit.",

@@ -68,3 +68,18 @@ def test_a_worker_started_first_serves_the_memo_and_closes_with_it(dataset):
     assert not worker._process.is_alive()
     here = bayes_pool(rows, priors=priors, engine="mcmc", settings=SETTINGS)
     np.testing.assert_array_equal(fit.idata.posterior["mu"].values, here.idata.posterior["mu"].values)
+
+
+def test_pymc_sampler_in_the_worker_gives_the_in_process_draws(dataset):
+    """``--sampler pymc`` in the daemonic worker runs its chains in one process (it may not start its own),
+    with the draws of a fit here (chains in parallel processes)."""
+    settings = Settings(seed=11, draws=200, tune=200, sampler="pymc")
+    rows, priors = dataset.select("DCR"), resolve_priors("binary")
+    memo = FitMemo(settings)
+    memo.prefetch([(rows, priors)])
+    try:
+        fit = memo.fit(rows, priors)
+    finally:
+        memo.close()
+    here = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings)
+    np.testing.assert_array_equal(fit.idata.posterior["mu"].values, here.idata.posterior["mu"].values)

@@ -97,8 +97,13 @@ def diagnose(idata, var_names, settings: Settings, refitted: bool) -> Diagnostic
 
 
 def _cores(settings: Settings) -> int:
-    """Parallel chains: one thread for nutpie (see the module docstring), a process per core for PyMC."""
-    return 1 if settings.sampler == "nutpie" else min(settings.chains, os.cpu_count() or 1)
+    """Parallel chains: one thread for nutpie (see the module docstring), a process per core for PyMC, except
+    in a run's background worker (a daemonic process, which may not start processes of its own)."""
+    import multiprocessing
+
+    if settings.sampler == "nutpie" or multiprocessing.current_process().daemon:
+        return 1
+    return min(settings.chains, os.cpu_count() or 1)
 
 
 def _for_model(data: ModelData, settings: Settings) -> Settings:

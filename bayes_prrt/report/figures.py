@@ -11,6 +11,7 @@ but did not deliver (it ended early) is drawn here; its error is raised here.
 
 from __future__ import annotations
 
+import queue
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -103,7 +104,7 @@ def _helper(inbox, counter, outbox) -> None:
         try:
             run, folder = inbox.get(timeout=processes.POLL_S)
             break
-        except Exception:  # noqa: BLE001 - queue.Empty: wait on while the run's process lives
+        except queue.Empty:  # wait on while the run's process lives
             if processes.parent_gone():
                 return
     jobs = figure_jobs(run)
