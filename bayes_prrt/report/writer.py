@@ -17,6 +17,8 @@ import os
 import platform
 import re
 import shutil
+import signal
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -230,9 +232,15 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
         check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
                     + TABLES_BYTES)
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = marked_tempdir(f".{out.name}.", out.parent)
+        held = _hold_signals()  # an interrupt between creating the folder and the try below would leave it
+        try:
+            tmp = marked_tempdir(f".{out.name}.", out.parent)
+        except BaseException:
+            _release_signals(held)
+            raise
         old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
         try:
+            _release_signals(held)  # a signal that came meanwhile is handled here, and the folder removed below
             _write_contents(run, tmp, timings, posteriors, command, drawing)
             _replace(tmp, out, old)
         except OSError as err:
@@ -246,6 +254,19 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
     finally:
         drawing.close()
     unmark(out)  # the marker moved in with the results
+
+
+def _hold_signals():
+    """Block SIGINT and SIGTERM (main thread only); returns what ``_release_signals`` needs."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _release_signals(held) -> None:
+    """Unblock them again; a signal that came while they were held is handled now (its handler may raise)."""
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes], command: str | None,
