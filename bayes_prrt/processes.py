@@ -33,17 +33,33 @@ def start(target, *args) -> multiprocessing.Process:
         process.start()
         return process
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the helper
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    held = hold_signals({signal.SIGTERM})
     try:
         process.start()
     finally:
         signal.signal(signal.SIGINT, previous)
     try:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a SIGTERM held back is handled here
+        release_signals(held)  # a SIGTERM held back is handled here
     except BaseException:
         stop(process)
         raise
     return process
+
+
+def hold_signals(signums) -> object:
+    """Block the signals ``signums`` in the main thread (elsewhere: nothing); returns what ``release_signals``
+    needs. For a step an interrupt must not split, such as creating a folder and entering the ``try``
+    that removes it."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, set(signums))
+
+
+def release_signals(held) -> None:
+    """Unblock what ``hold_signals`` blocked; a signal that came meanwhile is handled now (its handler may
+    raise here)."""
+    if held is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _run(target, *args) -> None:

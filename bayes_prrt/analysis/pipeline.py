@@ -139,7 +139,7 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
         _small_study(run, measure, spec, settings)
         step(f"{outcome}: sensitivity")
         run.sensitivity, _ = spec_sensitivity(data, spec, outcome, settings, memo=memo,
-                                              mcmc="later" if spec.mcmc != "none" else None)
+                                              mcmc="later" if spec.mcmc != "none" else False)
         outcomes.append(run)
         timings[outcome] = time.perf_counter() - start
     step("error bounds of the exact posteriors")

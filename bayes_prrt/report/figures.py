@@ -135,14 +135,12 @@ class Drawing:
             self._inbox.put((run, folder))
 
     def finish(self) -> dict[str, str]:
-        jobs = figure_jobs(self._run)
         if self._process is None:
             return figures(self._run, self._folder)
-        mine = set()
+        jobs, done = figure_jobs(self._run), set()
         while (index := _claim(self._counter)) < len(jobs):
             jobs[index].draw(self._folder)
-            mine.add(index)
-        done = set(mine)
+            done.add(index)
         try:
             while len(done) < len(jobs):
                 kind, index, err = processes.receive(self._outbox, self._process, "figure drawing")

@@ -18,7 +18,6 @@ import platform
 import re
 import shutil
 import signal
-import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -30,7 +29,8 @@ from ..files import (MKDTEMP_SUFFIX, check_space, check_writable, mark, marked_t
                      stale_tempdirs, unmark, write_csv)
 from ..jsonio import dumps
 from ..sensitivity.scenarios import scenario_shift_table
-from .figures import Drawing
+from ..processes import hold_signals, release_signals
+from .figures import Drawing, figure_jobs
 from .html import render_report
 from .summary import published_pooled
 
@@ -228,19 +228,20 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
     drawing = drawing or Drawing()  # its helper process imports meanwhile, and draws once the run is sent
     try:
         posteriors = {o.outcome: netcdf_bytes(fit_inference_data(o.bayes)) for o in run.outcomes}
-        figure_count = sum(2 + 2 * len(o.subgroups) for o in run.outcomes) + 1  # as ``figure_jobs`` lists them
+        figure_count = len(figure_jobs(run))
         check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
                     + TABLES_BYTES)
         out.parent.mkdir(parents=True, exist_ok=True)
-        held = _hold_signals()  # an interrupt between creating the folder and the try below would leave it
+        # an interrupt between creating the folder and entering the try that removes it would leave it behind
+        held = hold_signals({signal.SIGINT, signal.SIGTERM})
         try:
             tmp = marked_tempdir(f".{out.name}.", out.parent)
         except BaseException:
-            _release_signals(held)
+            release_signals(held)
             raise
         old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
         try:
-            _release_signals(held)  # a signal that came meanwhile is handled here, and the folder removed below
+            release_signals(held)  # a signal that came meanwhile is handled here, and the folder removed below
             _write_contents(run, tmp, timings, posteriors, command, drawing)
             _replace(tmp, out, old)
         except OSError as err:
@@ -254,19 +255,6 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
     finally:
         drawing.close()
     unmark(out)  # the marker moved in with the results
-
-
-def _hold_signals():
-    """Block SIGINT and SIGTERM (main thread only); returns what ``_release_signals`` needs."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-
-
-def _release_signals(held) -> None:
-    """Unblock them again; a signal that came while they were held is handled now (its handler may raise)."""
-    if held is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes], command: str | None,
