@@ -19,13 +19,12 @@ with b N(y; eta, b^2 + tau^2) -> 1/sqrt(2 pi) as b -> infinity. Given eta, tau a
 the two-piece mixture of N(eta + d tau^2/(s^2 + tau^2), tau^2 / q_s) truncated to theta < y
 (s = a) and theta > y (s = b), with the two terms of M as weights.
 
-``log_marginal`` is written once over a small math namespace, so the NumPy engines and the
-PyMC model (``bayes/models.py``) evaluate the same expression.
+This NumPy version serves the exact engines, the frequentist fit and the pointwise
+log-likelihood; the PyMC model evaluates the marginal and its gradient with the numba Op of
+``bayes/split_op.py``, tested against this one.
 """
 
 from __future__ import annotations
-
-from types import SimpleNamespace
 
 import numpy as np
 from scipy.special import log_ndtr, ndtri_exp
@@ -39,28 +38,25 @@ def _ratio(d, t):
         return np.where(d == 0, 0.0, np.asarray(d, float) / t)
 
 
-NUMPY = SimpleNamespace(log1p=np.log1p, sqrt=np.sqrt, log_ndtr=log_ndtr, logaddexp=np.logaddexp, ratio=_ratio)
-
-
 def log_scale(s_lo, s_hi):
     """log C sqrt(2 pi): log 2/(a + b), or -log a when b is infinite (constant in eta and tau)."""
     s_lo, s_hi = np.asarray(s_lo, float), np.asarray(s_hi, float)
     return np.where(np.isinf(s_hi), -np.log(s_lo), np.log(2.0) - np.log(s_lo + np.where(np.isinf(s_hi), 0.0, s_hi)))
 
 
-def _piece(d, s, tau, m):
+def _piece(d, s, tau):
     """log[ s N(y; eta, s^2 + tau^2) Phi(d / (tau sqrt(q))) ], q = 1 + tau^2/s^2 (s may be infinite)."""
     q = 1.0 + tau**2 / s**2
-    return -LOG_SQRT_2PI - 0.5 * m.log1p(tau**2 / s**2) - d**2 / (2 * (s**2 + tau**2)) \
-        + m.log_ndtr(m.ratio(d, tau * m.sqrt(q)))
+    return -LOG_SQRT_2PI - 0.5 * np.log1p(tau**2 / s**2) - d**2 / (2 * (s**2 + tau**2)) \
+        + log_ndtr(_ratio(d, tau * np.sqrt(q)))
 
 
-def log_marginal(y, s_lo, s_hi, eta, tau, scale=None, m=NUMPY):
+def log_marginal(y, s_lo, s_hi, eta, tau, scale=None):
     """log int L(theta) N(theta; eta, tau^2) dtheta, elementwise (tau = 0: log L(eta)); ``scale``:
-    ``log_scale(s_lo, s_hi)`` when already computed; ``m``: the math namespace (NumPy by default)."""
+    ``log_scale(s_lo, s_hi)`` when already computed."""
     d = y - eta
     scale = log_scale(s_lo, s_hi) if scale is None else scale
-    return scale + m.logaddexp(_piece(d, s_lo, tau, m), _piece(-d, s_hi, tau, m))
+    return scale + np.logaddexp(_piece(d, s_lo, tau), _piece(-d, s_hi, tau))
 
 
 def loglik_grid(y, s_lo, s_hi, mu, tau):
@@ -78,7 +74,7 @@ def study_effect_draws(y, s_lo, s_hi, eta, tau, rng: np.random.Generator):
     y, s_lo, s_hi = (np.asarray(a, float) for a in (y, s_lo, s_hi))
     eta, tau = np.asarray(eta, float), np.asarray(tau, float)[..., None]
     d = y - eta
-    log_lo, log_hi = _piece(d, s_lo, tau, NUMPY), _piece(-d, s_hi, tau, NUMPY)
+    log_lo, log_hi = _piece(d, s_lo, tau), _piece(-d, s_hi, tau)
     lower = rng.random(eta.shape) < np.exp(log_lo - np.logaddexp(log_lo, log_hi))
     s = np.where(lower, s_lo, s_hi)
     sign = np.where(lower, 1.0, -1.0)

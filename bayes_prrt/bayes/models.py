@@ -7,7 +7,8 @@ Log-median (PFS, OS), study effects integrated out (no funnel when tau is small)
     log m_i ~ N(mu + x_i'beta, sqrt(s_i^2 + tau^2));
 or, with the split-normal likelihood (``scale_hi`` given: each half of the CI its own SE, a lower
 bound only the one-sided term), the closed-form marginal of ``median_likelihood.py`` as a
-``pm.Potential``; theta_i are drawn afterwards from their conditional posterior (``summaries.py``).
+``pm.Potential``, evaluated with its gradient by one numba Op (``split_op.py``); theta_i are
+drawn afterwards from their conditional posterior (``summaries.py``).
 Joint DCR/ORR: responders r_i ~ Bin(n_i, pR_i), stable s_i ~ Bin(n_i - r_i, pS_i),
 (logit pR_i, logit pS_i) = (muR, muS) + L z_i with an LKJ(2) correlation prior, so
 ORR = pR <= DCR = pR + (1 - pR) pS by construction.
@@ -23,7 +24,6 @@ real parameters is exactly that of the unpadded model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import numpy as np
 from scipy import stats
@@ -32,14 +32,6 @@ from scipy.special import gammaln, log_expit
 from .. import median_likelihood
 from ..priors import Prior
 
-
-def _pytensor_math() -> SimpleNamespace:
-    """The math ``median_likelihood.log_marginal`` needs, in PyTensor (tau > 0 in the model, so d / tau is finite)."""
-    import pytensor.tensor as pt
-    from pymc.distributions.dist_math import normal_lcdf
-
-    return SimpleNamespace(log1p=pt.log1p, sqrt=pt.sqrt, log_ndtr=lambda z: normal_lcdf(0.0, 1.0, z),
-                           logaddexp=pt.logaddexp, ratio=lambda d, t: d / t)
 
 PARAMETERS = ("mu", "tau", "beta")
 
@@ -114,11 +106,12 @@ def hierarchical_model(data: ModelData, K: int | None = None, P: int | None = No
         else:
             eta = pm.Deterministic("eta", eta * pt.ones(K))
             if data.split:
-                logp = median_likelihood.log_marginal(d["log_median"], d["se"], d["se_hi"], eta, tau, d["log_scale"],
-                                                      _pytensor_math())
+                from .split_op import split_log_marginal
+
+                pm.Potential("y", split_log_marginal(d, eta, tau))
             else:
                 logp = pm.logp(pm.Normal.dist(eta, pt.sqrt(d["se"] ** 2 + tau**2)), d["log_median"])
-            pm.Potential("y", pt.sum(d["weight"] * logp))
+                pm.Potential("y", pt.sum(d["weight"] * logp))
     return model
 
 
