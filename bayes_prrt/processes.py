@@ -1,9 +1,9 @@
 """Helper processes of a run: started fresh, ignoring Ctrl-C, ending when the run's process has gone.
 
-A run uses a second core with helpers: the MCMC cross-checks (``bayes/background.py``) while the
-exact engine works, then half of the figures (``report/figures.py``, started while the run waits
-for its last MCMC fits). A helper is started with "spawn", not fork: a forked copy of a process with threads can
-deadlock. It inherits SIGINT ignored, so Ctrl-C is the run's to handle from the helper's first
+A run uses a second core with one helper: the MCMC cross-checks (``bayes/background.py``) while
+the exact engine works, then half of the figures (``report/figures.py``), whose modules it imports
+as soon as its last fit is made. A helper is started with "spawn", not fork: a forked copy of a
+process with threads can deadlock. It inherits SIGINT ignored, so Ctrl-C is the run's to handle from the helper's first
 instruction (the run stops it); it polls for the run's process and ends by itself when that has gone.
 """
 
@@ -24,11 +24,12 @@ def available() -> bool:
     return (os.cpu_count() or 1) >= 2
 
 
-def start(target, *args) -> multiprocessing.Process:
-    """Start ``target(*args)`` in a spawned daemon process that ignores SIGINT (see the module docstring).
+def start(*tasks) -> multiprocessing.Process:
+    """Start a spawned daemon process that ignores SIGINT (see the module docstring) and runs the ``tasks``,
+    (target, args) pairs, one after the other: one helper can serve the MCMC fits, then the figures.
     SIGTERM is held back while it starts: if one comes meanwhile, the helper is stopped before the
     signal's handler (the run's) raises here, so no half-started helper is left behind."""
-    process = CONTEXT.Process(target=_run, args=(target, *args), daemon=True)
+    process = CONTEXT.Process(target=_run, args=tasks, daemon=True)
     if threading.current_thread() is not threading.main_thread():  # only there can signals be set
         process.start()
         return process
@@ -62,9 +63,10 @@ def release_signals(held) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-def _run(target, *args) -> None:
+def _run(*tasks) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})  # blocked while it started (inherited)
-    target(*args)
+    for target, args in tasks:
+        target(*args)
 
 
 def parent_gone() -> bool:

@@ -52,20 +52,33 @@ def test_close_stops_a_busy_worker(dataset):
     for _ in range(5):
         worker.submit(rows, resolve_priors("binary"), SETTINGS)
     worker.close()
-    assert not worker._process.is_alive()
+    assert not worker.process.is_alive()
 
 
-def test_a_worker_started_first_serves_the_memo_and_closes_with_it(dataset):
-    """The CLI starts the worker before it reads the data; the memo it is handed to uses and stops it."""
-    worker = background.BackgroundFits()
+def _report(outbox, text):
+    outbox.put(text)
+
+
+def test_a_worker_started_first_serves_the_memo_then_its_next_task(dataset):
+    """The CLI starts the worker before it reads the data, with a task for after the fits (the figures). The
+    memo it is handed uses it; once told that no more fits will come, the worker runs that task; the memo
+    leaves the worker to its starter."""
+    from bayes_prrt import processes
+
+    outbox = processes.CONTEXT.Queue()
+    worker = background.BackgroundFits(then=((_report, (outbox, "next task")),))
     rows, priors = dataset.select("ORR"), resolve_priors("binary")
     memo = FitMemo(SETTINGS, background=worker)
-    memo.prefetch([(rows, priors)])
     try:
+        memo.prefetch([(rows, priors)])
+        memo.prefetched()
         fit = memo.fit(rows, priors)
-    finally:
         memo.close()
-    assert not worker._process.is_alive()
+        assert outbox.get(timeout=60) == "next task"
+        worker.process.join(timeout=60)
+        assert worker.process.exitcode == 0  # its tasks done, it ended
+    finally:
+        worker.close()
     here = bayes_pool(rows, priors=priors, engine="mcmc", settings=SETTINGS)
     np.testing.assert_array_equal(fit.idata.posterior["mu"].values, here.idata.posterior["mu"].values)
 

@@ -26,23 +26,36 @@ def _digests(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
-def _drawn_by_both(run, folder: Path) -> tuple[dict, set]:
-    drawing = figures.Drawing()
+def _drawn_by_both(run, folder: Path, helper: str) -> tuple[dict, set]:
+    """``helper``: "own" (the Drawing starts one) or "worker" (the MCMC worker's task, after its fits)."""
+    from bayes_prrt.bayes.background import BackgroundFits
+
+    worker = None
+    if helper == "own":
+        drawing = figures.Drawing()
+    else:
+        drawing = figures.Drawing(start=False)
+        worker = BackgroundFits(then=(drawing.task,))
+        drawing.attach(worker.process)
+        worker.end_jobs()  # no fits: straight to the figures
     try:
         drawing.send(run, folder)
         captions = drawing.finish()
         claims = drawing._counter.value  # by either process, each one past the last figure
     finally:
         drawing.close()
+        if worker is not None:
+            worker.close()
     return captions, claims
 
 
-def test_two_processes_write_the_files_one_writes(run, tmp_path):
+@pytest.mark.parametrize("helper", ["own", "worker"])
+def test_two_processes_write_the_files_one_writes(run, tmp_path, helper):
     alone, both = tmp_path / "alone", tmp_path / "both"
     alone.mkdir()
     both.mkdir()
     captions_alone = figures.figures(run, alone)
-    captions_both, claims = _drawn_by_both(run, both)
+    captions_both, claims = _drawn_by_both(run, both, helper)
     assert captions_both == captions_alone
     assert _digests(both) == _digests(alone)
     assert len(captions_alone) == len(figures.figure_jobs(run)) and claims >= len(captions_alone)

@@ -109,11 +109,10 @@ def _cross_check(run: OutcomeRun, model: str, mcmc: BayesFit) -> None:
         run.agreement += [{"model": model, **row} for row in agreement(exact, mcmc)]
 
 
-def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step, before_mcmc) -> tuple[list, dict]:
+def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step) -> tuple[list, dict]:
     """Every analysis of each outcome of the spec, its fits from ``memo``; and the seconds each took.
     What needs the MCMC fits comes last, for all outcomes at once, so that a background process has had
-    longest to make them; meanwhile this process computes the error bounds of the exact posteriors, then
-    calls ``before_mcmc()``."""
+    longest to make them; meanwhile this process computes the error bounds of the exact posteriors."""
     timings, outcomes = {}, []
     for outcome in spec.outcomes:
         start = time.perf_counter()
@@ -147,7 +146,6 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
         for fit in (run.bayes, *run.subgroups.values()):
             if fit.exact is not None:
                 fit.exact.error_bound  # noqa: B018 - computed now (cached), while the MCMC fits are made
-    before_mcmc()
     if spec.mcmc != "none":
         step("MCMC cross-checks")
         for run in outcomes:
@@ -177,14 +175,13 @@ def _beyond_exact(spec: Spec, selected: list, memo: FitMemo) -> list:
 
 
 def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, reuse: bool = True,
-                 before_mcmc=None, background=None) -> AnalysisRun:
+                 background=None) -> AnalysisRun:
     """Run everything with the MCMC ``settings`` (seed, sampler); ``progress(label)`` is called before each step.
     What the spec names is checked against the data first; each model is fitted once (``FitMemo``;
     ``reuse=False`` refits as the pipeline did before it, for the benchmark). The MCMC cross-checks of the
     overall models are started first, in a background process where that helps (``bayes/background.py``).
-    ``before_mcmc()`` is called when the exact work is done, before the run waits for those fits (the CLI
-    starts the report's figure helper there, on the core the waiting leaves idle). ``background``: the MCMC
-    worker (``bayes/background.py``), if started already; the run stops it when done."""
+    ``background``: the MCMC worker, if started already (by the CLI, which stops it); once every fit is
+    submitted it is told so (``end_jobs``), and goes on to the tasks it was started with."""
     check_against_data(spec, data)
     memo = FitMemo(settings, reuse, spec.median_se, spec.median_likelihood, background)
     before = {**sampling.STATS, "compiled": compiled.STATS["compiled"]}
@@ -193,8 +190,8 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
         if spec.mcmc != "none":
             memo.prefetch([(rows, spec.priors[rows["kind"].iloc[0]]) for rows in selected])
         memo.prefetch(_beyond_exact(spec, selected, memo))
-        outcomes, timings = _outcomes(spec, data, settings, memo, progress or (lambda label: None),
-                                      before_mcmc or (lambda: None))
+        memo.prefetched()
+        outcomes, timings = _outcomes(spec, data, settings, memo, progress or (lambda label: None))
     finally:
         memo.close()
     findings = audit(data)

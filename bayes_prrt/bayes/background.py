@@ -7,7 +7,9 @@ Ctrl-C, ending with the run), and each result is taken when the run first needs 
 costs about the longer of the two parts instead of their sum. The helper imports PyMC itself,
 which this process then never needs. It runs the same code with the same settings as the run
 would, so the draws are the same as without it (``tests/test_background.py``). With one core
-the fits are made in this process when asked for.
+the fits are made in this process when asked for. Once told that no more fits will come
+(``end_jobs``), the helper goes on to the tasks it was started with after the fits (the CLI gives
+it the report's figures).
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ def _jobs(jobs):
 
 class BackgroundFits:
     """MCMC fits (no covariates) made by one worker process in the order they are submitted. This module
-    imports nothing heavy, so that a run can start the worker first thing (the CLI does)."""
+    imports nothing heavy, so that a run can start the worker first thing (the CLI does). ``then``: tasks,
+    (target, args) pairs, the worker runs after its fits (``processes.start``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, then: tuple = ()) -> None:
         self._jobs, self._results = processes.CONTEXT.Queue(), processes.CONTEXT.Queue()
-        self._process = processes.start(_work, self._jobs, self._results)
+        self.process = processes.start((_work, (self._jobs, self._results)), *then)
         self._submitted = 0
         self._received: list = []
 
@@ -80,7 +83,7 @@ class BackgroundFits:
         """Job ``index``'s fit (waiting for it); the worker's MCMC counts are added to this process's."""
         while len(self._received) <= index:
             try:
-                kind, value, extra = processes.receive(self._results, self._process, "MCMC worker")
+                kind, value, extra = processes.receive(self._results, self.process, "MCMC worker")
             except RuntimeError as err:
                 raise AnalysisError(f"{err}; run again with mcmc = 'none' to skip the cross-checks") from None
             if kind == "fit":  # the worker's counts join this process's
@@ -92,6 +95,11 @@ class BackgroundFits:
             raise value
         return value
 
+    def end_jobs(self) -> None:
+        """No more fits will be submitted: once the worker has made those it has, it goes on to its ``then`` tasks
+        (without any, it ends)."""
+        self._jobs.put(None)
+
     def close(self) -> None:
         """Stop the worker (at once, if the run ends early) and release its queues."""
-        processes.stop(self._process, self._jobs, self._results)
+        processes.stop(self.process, self._jobs, self._results)

@@ -45,7 +45,7 @@ from functools import cached_property
 import numpy as np
 from scipy import stats
 from scipy.signal import fftconvolve
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 
 from ..errors import AnalysisError, ExactUnavailable
 from .. import median_likelihood
@@ -63,6 +63,15 @@ TAU_DOUBLINGS = 2  # the split likelihood's uniform tau grid (numeric covariate)
 TAU_DOUBLINGS_ASINH, ASINH_SCALE = 12, 0.25  # ... its lattice grid, uniform in asinh(tau / 0.25), TAU_MAX x 2^12
 QUANTILES = (0.025, 0.5, 0.975)
 LINKS = {"binary": expit, "median": np.exp}
+
+
+def _logsumexp(a, axis=None):
+    """log sum exp(a) over ``axis`` (an int, a tuple or None), shifted by the maximum; a slice of -inf gives
+    -inf. SciPy's ``logsumexp`` without its generality: a third of its time on these tables."""
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.log(np.sum(np.exp(a - top), axis=axis)) + np.squeeze(top, axis=axis)
 
 
 def exact_posterior(kind: str, y, scale, X, priors: dict[str, Prior], coef_names=None, levels=None,
@@ -124,7 +133,7 @@ def _tau_reach(y, halves, priors, asinh: bool) -> float:
 
     def logpost(tc):
         mu, tau = np.meshgrid(box, tc)
-        lp = logsumexp(_split_loglik(y, halves, mu, tau, 0) + priors["mu"].logpdf(mu), 1) + priors["tau"].logpdf(tc)
+        lp = _logsumexp(_split_loglik(y, halves, mu, tau, 0) + priors["mu"].logpdf(mu), 1) + priors["tau"].logpdf(tc)
         return lp + np.log(np.maximum(tc, ASINH_SCALE)) if asinh else lp  # per unit log tau (asinh grid)
 
     peak = logpost(_midpoints(0.0, TAU_MAX, COARSE_TAU)[0]).max()
@@ -240,9 +249,9 @@ class _Levels:
             box = np.arange(-half, half, COARSE_H) + COARSE_H / 2
             logW, logq = self._tables(tc, ht, [box] * L, COARSE_H, 5)
             try:
-                tspan = coarse.span(logsumexp(logW, 1), (False, not self.tau_bounded))
-                spans = [_span(box, COARSE_H, logsumexp(logW, 0), "mu")]
-                spans += [_span(box, COARSE_H, logsumexp(logW[..., None] + logq[j], (0, 1)), f"level {j}")
+                tspan = coarse.span(_logsumexp(logW, 1), (False, not self.tau_bounded))
+                spans = [_span(box, COARSE_H, _logsumexp(logW, 0), "mu")]
+                spans += [_span(box, COARSE_H, _logsumexp(logW[..., None] + logq[j], (0, 1)), f"level {j}")
                           for j in range(1, L)]
                 break
             except AnalysisError:
@@ -257,7 +266,7 @@ class _Levels:
                              tau_scale)
         self.tc, self.ht = self.axis.tc, self.axis.ht
         logW, self.logq = self._tables(self.tc, self.ht, self.grids, h, NODES if refine == 1 else 15)
-        self.W = np.exp(logW - logsumexp(logW))
+        self.W = np.exp(logW - _logsumexp(logW))
 
     def _tables(self, tc, ht, grids, h, nodes):
         """log W (tau, mu) joint masses and, per level j >= 1, log q_j (tau, mu, a) conditional masses."""
@@ -275,7 +284,7 @@ class _Levels:
             q = np.empty((len(tc), len(mu), len(grids[j])))
             for rows in _blocks(len(tc), q[0].size):  # tau rows in blocks: temporaries stay small
                 q[rows] = prior[None] + logL[j][rows, None, :]
-                logC = logsumexp(q[rows], 2)
+                logC = _logsumexp(q[rows], 2)
                 q[rows] -= logC[..., None]
                 logW[rows] = logW[rows] + logC
             logq.append(q)
@@ -384,15 +393,15 @@ class _Slope:
         bc, hb = _midpoints(b_lo, b_hi, 40)
         mc, hm = _midpoints(-BOXES[0], BOXES[0], 60)
         lp = self._logmass(tc, ht, bc, hb, mc, hm, 5)
-        tspan = _span(tc, ht, logsumexp(lp, (1, 2)), "tau", (False, not bounded))
-        bspan = _span(bc, hb, logsumexp(lp, (0, 2)), "beta")
-        mspan = _span(mc, hm, logsumexp(lp, (0, 1)), "mu")
+        tspan = _span(tc, ht, _logsumexp(lp, (1, 2)), "tau", (False, not bounded))
+        bspan = _span(bc, hb, _logsumexp(lp, (0, 2)), "beta")
+        mspan = _span(mc, hm, _logsumexp(lp, (0, 1)), "mu")
         T, B, M = (c * refine for c in SLOPE_CELLS)
         self.tc, self.ht = _midpoints(max(t_lo, tspan[0]), t_hi if bounded else tspan[1], T)
         self.bc, self.hb = _midpoints(*bspan, B)
         self.mc, self.hm = _midpoints(*mspan, M)
         lp = self._logmass(self.tc, self.ht, self.bc, self.hb, self.mc, self.hm, NODES if refine == 1 else 15)
-        self.P = np.exp(lp - logsumexp(lp))
+        self.P = np.exp(lp - _logsumexp(lp))
 
     def _logmass(self, tc, ht, bc, hb, mc, hm, nodes):
         T, B, M = np.meshgrid(tc, bc, mc, indexing="ij")
@@ -454,7 +463,7 @@ class _Normal:
         hi = t_hi if bounded else _span(tc, ht, lp, "tau", (False, True))[1]
         self.tc, self.ht = _midpoints(t_lo, min(hi, t_hi), NORMAL_TAU_CELLS * refine)
         lp = self._logpost(self.tc) + np.log(self.ht)
-        self.w = np.exp(lp - logsumexp(lp))
+        self.w = np.exp(lp - _logsumexp(lp))
         self.mean, self.cov = self._conditional(self.tc)
 
     def _moments(self, tau):

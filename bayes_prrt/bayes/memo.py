@@ -29,12 +29,13 @@ class FitMemo:
 
     def __init__(self, settings: Settings, reuse: bool = True, median_se: str = "ci",
                  median_likelihood: str = "normal", background: BackgroundFits | None = None) -> None:
-        """``background``: a worker started already (the memo then owns it: ``close`` stops it)."""
+        """``background``: a worker started already, which its starter stops (a worker the memo starts itself,
+        ``close`` stops)."""
         self.settings, self.reuse = settings, reuse
         self.rules = {"median_se": median_se, "median_likelihood": median_likelihood}
         self._fits: dict[tuple, BayesFit] = {}
         self._pending: dict[tuple, int] = {}  # key -> index of the fit in the background worker's list
-        self._background = background
+        self._background, self._owns_background = background, False
         self.hits = 0
 
     def prefetch(self, jobs: list) -> None:
@@ -44,7 +45,7 @@ class FitMemo:
         if not (jobs and self.reuse and available()):
             return
         if self._background is None:
-            self._background = BackgroundFits()
+            self._background, self._owns_background = BackgroundFits(), True
         for rows, priors in jobs:
             key = self._key(rows, priors, None, "mcmc", self.rules)
             if key not in self._pending and key not in self._fits:
@@ -58,11 +59,17 @@ class FitMemo:
         except ExactUnavailable:
             return True
 
-    def close(self) -> None:
-        """Stop the background process, if any (the fits it has not delivered are made here if asked for)."""
+    def prefetched(self) -> None:
+        """No more ``prefetch``: the worker goes on to its next tasks once it has made these fits."""
         if self._background is not None:
+            self._background.end_jobs()
+
+    def close(self) -> None:
+        """Stop the background process if the memo started it (the fits it has not delivered are made here
+        if asked for)."""
+        if self._owns_background:
             self._background.close()
-            self._background, self._pending = None, {}
+        self._background, self._pending = None, {}
 
     def _key(self, rows: pd.DataFrame, priors, by, engine, rules: dict) -> tuple:
         columns = [c for c in _DATA_COLUMNS if c in rows.columns] + ([by] if by else [])

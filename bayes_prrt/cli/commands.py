@@ -375,22 +375,24 @@ def validate(as_json):
 def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
     """The main job: every analysis of the spec, written as a report with figures and tables."""
     from ..bayes import background
+    from ..report.figures import Drawing
 
-    # the MCMC worker first, so that it imports PyMC while this process imports the rest and reads the data
-    worker = background.BackgroundFits() if background.available() else None
-    drawing = []  # the report's figure helper, started while the run waits for its MCMC fits
+    # one helper process, started first: it imports PyMC while this process imports the rest and reads the
+    # data, makes the MCMC fits, then imports matplotlib and draws half of the report's figures
+    drawing = Drawing(start=False)
+    worker = background.BackgroundFits(then=(drawing.task,)) if drawing.task else None
+    drawing.attach(worker.process if worker else None)
     try:
         from ..analysis.pipeline import run_analysis
         from ..analysis.spec import check_against_data, read_spec
         from ..bayes.sampling import Settings
-        from ..report.figures import Drawing
         from ..report.writer import check_destination, write_run
         from .progress import analysis_steps, progress_display
 
         spec = read_spec(spec_path)
-        if spec.mcmc == "none" and worker is not None:  # no MCMC fit to make
+        if spec.mcmc == "none" and worker is not None:  # no MCMC fit to make: the figures get a helper of their own
             worker.close()
-            worker = None
+            worker, drawing = None, Drawing()
         data = open_data(data_path)
         check_against_data(spec, data)  # fails early, naming the spec key, if the data cannot answer it
         out = Path(out_dir)
@@ -398,14 +400,12 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
         start = time.perf_counter()
         watch_output(out)  # an interrupt tells whether these were replaced
         with progress_display(quiet, analysis_steps(spec)) as step:
-            result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step,
-                                  before_mcmc=lambda: drawing.append(Drawing()), background=worker)
+            result = run_analysis(spec, data, Settings(seed=seed, sampler=sampler), step, background=worker)
             step("writing the report")
             write_run(result, out, force, {**result.timings, "total": time.perf_counter() - start},
-                      command=_command_line(spec_path, data_path, out_dir, seed, sampler),
-                      drawing=drawing[0] if drawing else None)
+                      command=_command_line(spec_path, data_path, out_dir, seed, sampler), drawing=drawing)
     finally:
-        for helper in [*drawing, *([worker] if worker else [])]:
+        for helper in [drawing, *([worker] if worker else [])]:
             helper.close()
     from ..report.summary import run_summary
     from ..report.text import print_summary

@@ -227,10 +227,6 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
     remove_stale(out)
     drawing = drawing or Drawing()  # its helper process imports meanwhile, and draws once the run is sent
     try:
-        posteriors = {o.outcome: netcdf_bytes(fit_inference_data(o.bayes)) for o in run.outcomes}
-        figure_count = len(figure_jobs(run))
-        check_space(out.parent, sum(map(len, posteriors.values())) + int(2.4 * FIGURE_BYTES * figure_count)
-                    + TABLES_BYTES)
         out.parent.mkdir(parents=True, exist_ok=True)
         # an interrupt between creating the folder and entering the try that removes it would leave it behind
         held = hold_signals({signal.SIGINT, signal.SIGTERM})
@@ -242,6 +238,11 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
         old = tmp.with_name(tmp.name + ".old")  # where a replaced ``out`` waits until the new one is in place
         try:
             release_signals(held)  # a signal that came meanwhile is handled here, and the folder removed below
+            (tmp / "figures").mkdir()
+            drawing.send(run, tmp / "figures")  # the helper draws while the rest is computed here
+            posteriors = {o.outcome: netcdf_bytes(fit_inference_data(o.bayes)) for o in run.outcomes}
+            check_space(out.parent, sum(map(len, posteriors.values()))
+                        + int(2.4 * FIGURE_BYTES * len(figure_jobs(run))) + TABLES_BYTES)
             _write_contents(run, tmp, timings, posteriors, command, drawing)
             _replace(tmp, out, old)
         except OSError as err:
@@ -259,9 +260,8 @@ def write_run(run, out: Path, force: bool, timings: dict, command: str | None = 
 
 def _write_contents(run, tmp: Path, timings: dict, posteriors: dict[str, bytes], command: str | None,
                     drawing: Drawing) -> None:
-    for sub in ("tables", "figures", "posterior"):
+    for sub in ("tables", "posterior"):
         (tmp / sub).mkdir()
-    drawing.send(run, tmp / "figures")  # the helper draws while the tables are computed here
     frames = tables(run)
     for name, frame in frames.items():
         write_csv(frame, tmp / "tables" / f"{name}.csv", index=False, float_format="%.6g")
