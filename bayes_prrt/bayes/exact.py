@@ -44,7 +44,7 @@ from functools import cached_property
 
 import numpy as np
 from scipy import stats
-from scipy.signal import fftconvolve
+from scipy.fft import irfft, next_fast_len, rfft
 from scipy.special import expit
 
 from ..errors import AnalysisError, ExactUnavailable
@@ -247,12 +247,14 @@ class _Levels:
         tc, ht = coarse.tc, coarse.ht
         for half in BOXES:  # a wider box only when the first does not hold the posterior
             box = np.arange(-half, half, COARSE_H) + COARSE_H / 2
-            logW, logq = self._tables(tc, ht, [box] * L, COARSE_H, 5)
+            logW, q = self._tables(tc, ht, [box] * L, COARSE_H, 5)
             try:
                 tspan = coarse.span(_logsumexp(logW, 1), (False, not self.tau_bounded))
                 spans = [_span(box, COARSE_H, _logsumexp(logW, 0), "mu")]
-                spans += [_span(box, COARSE_H, _logsumexp(logW[..., None] + logq[j], (0, 1)), f"level {j}")
-                          for j in range(1, L)]
+                top = logW.max()
+                with np.errstate(divide="ignore"):
+                    spans += [_span(box, COARSE_H, np.log(np.einsum("tm,tma->a", np.exp(logW - top), q[j])) + top,
+                                    f"level {j}") for j in range(1, L)]
                 break
             except AnalysisError:
                 if half == BOXES[-1]:
@@ -265,11 +267,13 @@ class _Levels:
         self.axis = _TauAxis(max(t_lo, tspan[0]), t_hi if self.tau_bounded else tspan[1], tau_cells * refine,
                              tau_scale)
         self.tc, self.ht = self.axis.tc, self.axis.ht
-        logW, self.logq = self._tables(self.tc, self.ht, self.grids, h, NODES if refine == 1 else 15)
+        logW, self.q = self._tables(self.tc, self.ht, self.grids, h, NODES if refine == 1 else 15)
         self.W = np.exp(logW - _logsumexp(logW))
+        self._sums: dict[tuple[int, int], np.ndarray] = {}
 
     def _tables(self, tc, ht, grids, h, nodes):
-        """log W (tau, mu) joint masses and, per level j >= 1, log q_j (tau, mu, a) conditional masses."""
+        """log W (tau, mu) joint masses and, per level j >= 1, q_j (tau, mu, a) conditional masses (each
+        (tau, mu) row summing to 1; kept on the linear scale, so each is exponentiated once)."""
         m0, s0 = self.priors["mu"].params
         b0, sb = self.priors["beta"].params if self.L > 1 else (0.0, 1.0)
         mu = grids[0]
@@ -278,33 +282,39 @@ class _Levels:
         logW = (self.priors["tau"].logpdf(tc)[:, None] + np.log(np.broadcast_to(ht, tc.shape))[:, None]
                 + stats.norm.logpdf(mu, m0, s0)[None, :]
                 + np.log(h) + logL[0])
-        logq = [None]
+        tables = [None]
         for j in range(1, self.L):
             prior = stats.norm.logpdf(grids[j][None, :] - mu[:, None], b0, sb) + np.log(h)  # (mu, a)
             q = np.empty((len(tc), len(mu), len(grids[j])))
             for rows in _blocks(len(tc), q[0].size):  # tau rows in blocks: temporaries stay small
-                q[rows] = prior[None] + logL[j][rows, None, :]
-                logC = _logsumexp(q[rows], 2)
-                q[rows] -= logC[..., None]
-                logW[rows] = logW[rows] + logC
-            logq.append(q)
-        return logW, logq
+                block = q[rows]  # a view: filled in place
+                np.add(prior[None], logL[j][rows, None, :], out=block)
+                top = block.max(2, keepdims=True)
+                top[~np.isfinite(top)] = 0.0
+                np.exp(np.subtract(block, top, out=block), out=block)
+                C = block.sum(2, keepdims=True)
+                np.divide(block, C, out=block, where=C > 0)
+                with np.errstate(divide="ignore"):
+                    logW[rows] = logW[rows] + np.log(C[..., 0]) + top[..., 0]
+            tables.append(q)
+        return logW, tables
 
     # quantities --------------------------------------------------------------------------------
     def tau(self) -> Marginal:
         return self.axis.marginal(self.W.sum(1), self.t_lo)
 
     def _joint(self, j, axis: int):
-        """Masses of (tau, mu, a_j) summed over ``axis`` (0: tau, 1: mu), in blocks of tau rows."""
-        q = self.logq[j]
-        out = np.zeros((q.shape[0], q.shape[2]) if axis == 1 else q.shape[1:])
-        for rows in _blocks(q.shape[0], q[0].size):
-            block = self.W[rows, :, None] * np.exp(q[rows])
-            if axis == 1:
-                out[rows] = block.sum(1)
-            else:
-                out += block.sum(0)
-        return out
+        """Masses of (tau, mu, a_j) summed over ``axis`` (0: tau, 1: mu); both sums are made in one pass over
+        the table, in blocks of tau rows, and kept."""
+        if (j, axis) not in self._sums:
+            q = self.q[j]
+            by_tau, by_mu = np.zeros((q.shape[0], q.shape[2])), np.zeros(q.shape[1:])
+            for rows in _blocks(q.shape[0], q[0].size):
+                block = self.W[rows, :, None] * q[rows]
+                by_tau[rows] = block.sum(1)
+                by_mu += block.sum(0)
+            self._sums |= {(j, 1): by_tau, (j, 0): by_mu}
+        return self._sums[(j, axis)]
 
     def _a_tau(self, j):
         """Masses of (tau, a_j) and the a_j grid."""
@@ -326,12 +336,16 @@ class _Levels:
             d = np.bincount(idx, weights=mass.ravel(), minlength=M + G - 1)
             x0 = self.grids[j][0] - self.grids[0][0] - (M - 0.5) * self.h
         else:
-            G = self.logq[l].shape[2]
-            d = np.zeros(self.logq[j].shape[2] + G - 1)
-            for rows in _blocks(len(self.tc), 4 * self.logq[j][0].size):  # bounded memory for the FFTs
-                qj, ql = np.exp(self.logq[j][rows]), np.exp(self.logq[l][rows])
-                conv = np.clip(fftconvolve(qj, ql[..., ::-1], axes=2), 0.0, None)
-                d += np.einsum("tm,tmk->k", self.W[rows], conv)
+            # sum_{tau, mu} W (q_j * reversed q_l), the convolution along a: by linearity one inverse FFT of the
+            # W-weighted sum of the products of the forward transforms
+            G = self.q[l].shape[2]
+            size = self.q[j].shape[2] + G - 1
+            n = next_fast_len(size, real=True)
+            spectrum = np.zeros(n // 2 + 1, complex)
+            for rows in _blocks(len(self.tc), 4 * self.q[j][0].size):  # bounded memory for the FFTs
+                product = rfft(self.q[j][rows], n, axis=2) * rfft(self.q[l][rows, :, ::-1], n, axis=2)
+                spectrum += np.einsum("tm,tmk->k", self.W[rows], product)
+            d = np.clip(irfft(spectrum, n)[:size], 0.0, None)  # FFT round-off can go below 0
             sign, x0 = 1, self.grids[j][0] - self.grids[l][0] - (G - 0.5) * self.h
         if sign < 0:
             d, x0 = d[::-1], -(x0 + len(d) * self.h)
@@ -349,7 +363,7 @@ class _Levels:
         mu = self.grids[0][m] + (rng.random(size) - 0.5) * self.h
         beta = np.empty((size, self.L - 1))
         for j in range(1, self.L):
-            cum = np.cumsum(np.exp(self.logq[j][t, m]), 1)
+            cum = np.cumsum(self.q[j][t, m], 1)
             g = np.minimum((cum < rng.random(size)[:, None] * cum[:, -1:]).sum(1), cum.shape[1] - 1)
             beta[:, j - 1] = self.grids[j][g] + (rng.random(size) - 0.5) * self.h - mu
         return mu, beta, tau
