@@ -43,7 +43,8 @@ def _median_time(fn, repeats: int) -> tuple[float, list[float]]:
 
 def _run_once(out: Path, compiledir: Path, sampler: str) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `bayes-prrt run` in a fresh process."""
-    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compiledir}"}
+    # PyTensor's compile cache and numba's own (bayes-prrt's numba functions): both empty for a cold run
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compiledir}", "NUMBA_CACHE_DIR": str(compiledir / "numba")}
     cmd = [sys.executable, "-m", "bayes_prrt.cli", "run", "--out", str(out), "--force", "--quiet",
            "--sampler", sampler]
     start = time.perf_counter()
@@ -76,7 +77,7 @@ def bench_run(repeats: int, naive_repeats: int) -> list[str]:
         "overall models cross-checked by MCMC, 3 statements, the sensitivity analysis (9 priors, 7 data scenarios "
         "with their subgroup fits, leave-one-out, power-scaling), 34 figures and the HTML report. Each run is a "
         "fresh process; *cold* starts with "
-        "an empty PyTensor/numba compile cache (`PYTENSOR_FLAGS=base_compiledir=<empty dir>`), *warm* "
+        "empty compile caches (`PYTENSOR_FLAGS=base_compiledir=<empty dir>`, `NUMBA_CACHE_DIR=<empty dir>`), *warm* "
         "repeats it with the cache the cold run filled. The naive baseline is the same analysis with "
         "`--sampler pymc`: PyMC's default NUTS through `pm.sample`, a fresh model and compilation per fit.",
         "",

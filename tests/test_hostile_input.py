@@ -145,9 +145,12 @@ def test_safe_slug_keeps_names_apart():
 
 def test_report_figures_use_safe_names(tmp_path, monkeypatch):
     """The run's figure files are named from outcome and covariate names through safe_slug."""
-    for plot in ("plot_forest", "plot_prior_posterior", "plot_tau_i2", "plot_subgroups", "plot_contrasts",
-                 "plot_influence", "plot_sensitivity"):
-        monkeypatch.setattr(figures, plot, lambda *args: Path(args[-1]).write_bytes(b"png"))
+    from bayes_prrt.plots import bayes, forest, influence, sensitivity
+
+    for module, plot in ((forest, "plot_forest"), (bayes, "plot_prior_posterior"), (bayes, "plot_tau_i2"),
+                         (bayes, "plot_subgroups"), (bayes, "plot_contrasts"), (influence, "plot_influence"),
+                         (sensitivity, "plot_sensitivity")):
+        monkeypatch.setattr(module, plot, lambda *args: Path(args[-1]).write_bytes(b"png"))
     outcome = SimpleNamespace(outcome="Grade 3+ AE %", subgroups={"site (x)": None}, sensitivity=None,
                               kind="binary", bayes=None, small_study=None, cumulative=None)
     captions = figures.figures(SimpleNamespace(outcomes=[outcome]), tmp_path)

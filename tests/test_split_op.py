@@ -54,10 +54,12 @@ def test_value_and_gradient_match_numpy_and_central_differences(seed, tau):
         up, down = eta.copy(), eta.copy()
         up[i] += h
         down[i] -= h
-        numeric = (_numpy(y, s_lo, s_hi, scale, weight, up, tau) - _numpy(y, s_lo, s_hi, scale, weight, down, tau)) / (2 * h)
+        numeric = (_numpy(y, s_lo, s_hi, scale, weight, up, tau)
+                   - _numpy(y, s_lo, s_hi, scale, weight, down, tau)) / (2 * h)
         assert by_eta[i] == pytest.approx(numeric, rel=1e-5, abs=1e-5 * (1 + abs(numeric)))
     h = 1e-6 * tau
-    numeric = (_numpy(y, s_lo, s_hi, scale, weight, eta, tau + h) - _numpy(y, s_lo, s_hi, scale, weight, eta, tau - h)) / (2 * h)
+    numeric = (_numpy(y, s_lo, s_hi, scale, weight, eta, tau + h)
+               - _numpy(y, s_lo, s_hi, scale, weight, eta, tau - h)) / (2 * h)
     assert by_tau == pytest.approx(numeric, rel=1e-5, abs=1e-5 * (1 + abs(numeric)))
     assert by_eta[-1] == 0.0  # weight 0: no gradient
 

@@ -90,7 +90,12 @@ def compile_functions(model, var_names) -> _Functions:
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.traversal import graph_inputs
 
-    point = model.initial_point()
+    # join_nonshared_inputs needs only each value's shape: where all are static (the hierarchical models, K and P
+    # fixed) no initial-point function is compiled for them (0.4 s warm, 0.9 s cold); the joint model's use dims
+    if all(None not in v.type.shape for v in model.value_vars):
+        point = {v.name: np.zeros(v.type.shape, v.dtype) for v in model.value_vars}
+    else:
+        point = model.initial_point()
     traced = model.replace_rvs_by_values([model[name] for name in var_names])
     data = [v for v in graph_inputs([model.logp(), *traced]) if isinstance(v, SharedVariable)]
     inputs = [pt.tensor(name=v.name, shape=v.type.shape, dtype=v.dtype) for v in data]
