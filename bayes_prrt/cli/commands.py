@@ -392,6 +392,7 @@ def run(spec_path, data_path, out_dir, seed, sampler, force, quiet):
         spec = read_spec(spec_path)
         if spec.mcmc == "none" and worker is not None:  # no MCMC fit to make: the figures get a helper of their own
             worker.close()
+            drawing.close()
             worker, drawing = None, Drawing()
         data = open_data(data_path)
         check_against_data(spec, data)  # fails early, naming the spec key, if the data cannot answer it
