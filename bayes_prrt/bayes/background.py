@@ -5,11 +5,20 @@ in NUTS, which is independent of everything else the run computes. On a machine 
 more cores they are made, in order, by one helper process (``processes.py``: spawned, ignoring
 Ctrl-C, ending with the run), and each result is taken when the run first needs it, so the run
 costs about the longer of the two parts instead of their sum. The helper imports PyMC itself,
-which this process then never needs. It runs the same code with the same settings as the run
+which this process then needs only if it takes fits back (below). It runs the same code with the same settings as the run
 would, so the draws are the same as without it (``tests/test_background.py``). With one core
 the fits are made in this process when asked for. Once told that no more fits will come
 (``end_jobs``), the helper goes on to the tasks it was started with after the fits (the CLI gives
 it the report's figures).
+
+Taking fits back: when this process waits for a fit while the worker has not finished its first
+(with empty compile caches the worker spends its first 12-20 s compiling the binomial model), it
+takes back the last job the worker has not started and makes it here, on the core that would
+otherwise wait, and so on from the end. Submitted in the pipeline's order (binomial outcomes
+first), that is the log-median fits, whose model this process then compiles meanwhile. A shared
+range (the next job the worker takes, the end of its jobs) under one lock decides which process
+makes each fit; the worker stops at the end. With warm caches the worker has long made its first
+fit when the run first waits, and nothing is taken back.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from .. import processes
 from ..errors import AnalysisError
 
 available = processes.available
+NEXT, END, DONE = range(3)  # the shared range: next job the worker takes, end of its jobs, fits it has made
 
 
 def _counters() -> list[tuple[dict, str]]:
@@ -30,21 +40,37 @@ def _counters() -> list[tuple[dict, str]]:
             (compiled.STATS, "reused")]
 
 
-def _work(jobs, results) -> None:
-    """The worker: import PyMC and the models at once (a job may come before the run has read its data),
-    then fit each (rows, priors, settings, rules) job from ``jobs`` by MCMC (``rules``: for medians,
-    ``FitMemo.rules``) until None, and send (fit, counts) or the error, in order."""
-    import pymc  # noqa: F401 - imported now, while the run reads its data
-
+def _fit(job):
+    """(fit, counts) of one (rows, priors, settings, rules) job by MCMC (``rules``: for medians, ``FitMemo.rules``)."""
     from .fit import bayes_pool
 
-    for rows, priors, settings, rules in _jobs(jobs):
-        before = [table[name] for table, name in _counters()]
+    rows, priors, settings, rules = job
+    before = [table[name] for table, name in _counters()]
+    fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
+    return fit, [table[name] - b for (table, name), b in zip(_counters(), before, strict=True)]
+
+
+def _kind(job) -> str:
+    return job[0]["kind"].iloc[0]
+
+
+def _work(jobs, results, shared) -> None:
+    """The worker: import PyMC and the models at once (a job may come before the run has read its data),
+    then fit each job from ``jobs`` until None, and send (fit, counts) or the error, in order; a job at or
+    past the shared end was taken back by the run and is skipped."""
+    import pymc  # noqa: F401 - imported now, while the run reads its data
+
+    for index, job in enumerate(_jobs(jobs)):
+        with shared.get_lock():
+            if index >= shared[END]:
+                continue  # taken back (so is every later job)
+            shared[NEXT] = index + 1
         try:
-            fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
-            results.put(("fit", fit, [table[name] - b for (table, name), b in zip(_counters(), before, strict=True)]))
+            results.put(("fit", *_fit(job)))
         except Exception as err:  # noqa: BLE001 - sent to the run, which raises it where the fit is asked for
             results.put(("error", err, None))
+        with shared.get_lock():
+            shared[DONE] += 1
 
 
 def _jobs(jobs):
@@ -68,20 +94,30 @@ class BackgroundFits:
 
     def __init__(self, then: tuple = ()) -> None:
         self._jobs, self._results = processes.CONTEXT.Queue(), processes.CONTEXT.Queue()
-        self.process = processes.start((_work, (self._jobs, self._results)), *then)
-        self._submitted = 0
+        self._shared = processes.CONTEXT.Array("i", 3)  # NEXT, END, DONE
+        self.process = processes.start((_work, (self._jobs, self._results, self._shared)), *then)
+        self._submitted: list = []
         self._received: list = []
+        self._ended = False
+        self._taking = None  # decided when the run first waits: True while it takes fits back
+        self._taken: dict[int, tuple] = {}  # index -> ("fit", fit) or ("error", err), made here
 
     def submit(self, rows, priors, settings, rules: dict | None = None) -> int:
         """Queue the MCMC fit of ``rows`` under ``priors`` with the MCMC ``settings`` (and, for medians, the
         memo's ``rules``); returns its index for ``result``."""
-        self._jobs.put((rows, priors, settings, rules or {}))
-        self._submitted += 1
-        return self._submitted - 1
+        job = (rows, priors, settings, rules or {})
+        with self._shared.get_lock():
+            self._shared[END] += 1
+        self._jobs.put(job)
+        self._submitted.append(job)
+        return len(self._submitted) - 1
 
     def result(self, index: int):
-        """Job ``index``'s fit (waiting for it); the worker's MCMC counts are added to this process's."""
-        while len(self._received) <= index:
+        """Job ``index``'s fit (waiting for it, or making it here if taken back); the worker's MCMC counts are
+        added to this process's."""
+        while index not in self._taken and len(self._received) <= index:
+            if self._take_back():
+                continue
             try:
                 kind, value, extra = processes.receive(self._results, self.process, "MCMC worker")
             except RuntimeError as err:
@@ -90,14 +126,36 @@ class BackgroundFits:
                 for (table, name), count in zip(_counters(), extra, strict=True):
                     table[name] += count
             self._received.append((kind, value))
-        kind, value = self._received[index]
+        kind, value = self._taken[index] if index in self._taken else self._received[index]
         if kind == "error":
             raise value
         return value
 
+    def _take_back(self) -> bool:
+        """Make here the last job the worker has not started, if the run first waited (after ``end_jobs``) while
+        the worker was still on its first fit, and that job's kind (binary, median) is not the first job's: its
+        model is then another than the one the worker compiles. True if one was made."""
+        if self._taking is None and self._ended:
+            with self._shared.get_lock():
+                self._taking = self._shared[DONE] == 0
+        if not self._taking:
+            return False
+        with self._shared.get_lock():
+            index = self._shared[END] - 1
+            if index < max(self._shared[NEXT], 1) or _kind(self._submitted[index]) == _kind(self._submitted[0]):
+                self._taking = False
+                return False
+            self._shared[END] = index
+        try:
+            self._taken[index] = ("fit", _fit(self._submitted[index])[0])
+        except Exception as err:  # noqa: BLE001 - raised where the fit is asked for, as the worker's would be
+            self._taken[index] = ("error", err)
+        return True
+
     def end_jobs(self) -> None:
         """No more fits will be submitted: once the worker has made those it has, it goes on to its ``then`` tasks
-        (without any, it ends)."""
+        (without any, it ends); from now on this process may take back fits the worker has not started."""
+        self._ended = True
         self._jobs.put(None)
 
     def close(self) -> None:

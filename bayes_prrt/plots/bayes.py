@@ -18,11 +18,18 @@ PARAMETERS = {"mu": {"binary": "\u03bc (logit of the median study's proportion)"
 
 def _density(ax, values, grid, colour, label, lower=None, upper=None):
     """Kernel density of ``values`` (ArviZ's FFT-based ``kde``) drawn on ``grid``; a bounded support
-    (tau >= 0, I2 in 0-100: ``lower`` or ``upper`` given) gets ArviZ's boundary correction."""
+    (tau >= 0, I2 in 0-100: ``lower`` or ``upper`` given) gets ArviZ's boundary correction. ArviZ's numba
+    switch is off meanwhile: the kde's one jitted step, a histogram of a few thousand draws, would be
+    compiled in each process that draws (about 4 s with an empty numba cache) for what NumPy bins at once."""
     from arviz.stats.density_utils import kde
+    from arviz.utils import Numba
 
     values = np.asarray(values, float).ravel()
-    x, y = kde(values, bound_correction=lower is not None or upper is not None)
+    flag, Numba.numba_flag = Numba.numba_flag, False
+    try:
+        x, y = kde(values, bound_correction=lower is not None or upper is not None)
+    finally:
+        Numba.numba_flag = flag
     y = np.interp(grid, x, y, left=0.0, right=0.0)
     ax.plot(grid, y, color=colour, lw=1.6, label=label)
     ax.fill_between(grid, y, color=colour, alpha=0.12)
