@@ -50,8 +50,10 @@ def _fit(job):
     return fit, [table[name] - b for (table, name), b in zip(_counters(), before, strict=True)]
 
 
-def _kind(job) -> str:
-    return job[0]["kind"].iloc[0]
+def _kind(job) -> str | None:
+    """The job's outcome kind (binary, median); None for a job without rows (its fit fails with its own error)."""
+    rows = job[0]
+    return rows["kind"].iloc[0] if len(rows) else None
 
 
 def _work(jobs, results, shared) -> None:
