@@ -98,30 +98,33 @@ def test_pymc_sampler_in_the_worker_gives_the_in_process_draws(dataset):
     np.testing.assert_array_equal(fit.idata.posterior["mu"].values, here.idata.posterior["mu"].values)
 
 
-def _median_job(dataset):
+def _binary_then_median(dataset):
+    """A worker given the DCR fit, then the PFS fit (split likelihood), and told that no more will come;
+    and the PFS job."""
     from bayes_prrt.bayes.memo import FitMemo
 
     rules = FitMemo(SETTINGS, median_likelihood="split").rules
-    return dataset.select("PFS"), resolve_priors("median"), rules
+    pfs = (dataset.select("PFS"), resolve_priors("median"), SETTINGS, rules)
+    worker = background.BackgroundFits()
+    worker.submit(dataset.select("DCR"), resolve_priors("binary"), SETTINGS)
+    worker.submit(*pfs)
+    worker.end_jobs()
+    return worker, pfs
 
 
 def test_the_run_takes_back_a_fit_of_another_model_while_the_worker_is_on_its_first(dataset):
     """Waiting while the worker has made no fit yet (here: still importing PyMC), the run makes the last
     unstarted job itself when its kind differs from the first job's; the worker skips it. The draws are
     those of an in-process fit."""
-    (dcr, binary), (pfs, median, rules) = (dataset.select("DCR"), resolve_priors("binary")), _median_job(dataset)
-    worker = background.BackgroundFits()
+    worker, (rows, priors, settings, rules) = _binary_then_median(dataset)
     try:
-        worker.submit(dcr, binary, SETTINGS)
-        worker.submit(pfs, median, SETTINGS, rules)
-        worker.end_jobs()
         taken = worker.result(1)
         assert 1 in worker._taken and worker._shared[background.END] == 1
         first = worker.result(0)
         assert 0 not in worker._taken
     finally:
         worker.close()
-    here = bayes_pool(pfs, priors=median, engine="mcmc", settings=SETTINGS, **rules)
+    here = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
     np.testing.assert_array_equal(taken.idata.posterior["mu"].values, here.idata.posterior["mu"].values)
     assert first.converged is not None
 
@@ -129,12 +132,8 @@ def test_the_run_takes_back_a_fit_of_another_model_while_the_worker_is_on_its_fi
 def test_nothing_is_taken_back_once_the_worker_has_made_a_fit(dataset):
     import time
 
-    (dcr, binary), (pfs, median, rules) = (dataset.select("DCR"), resolve_priors("binary")), _median_job(dataset)
-    worker = background.BackgroundFits()
+    worker, _ = _binary_then_median(dataset)
     try:
-        worker.submit(dcr, binary, SETTINGS)
-        worker.submit(pfs, median, SETTINGS, rules)
-        worker.end_jobs()
         deadline = time.monotonic() + 120
         while worker._shared[background.DONE] == 0 and time.monotonic() < deadline:
             time.sleep(0.2)
