@@ -44,7 +44,8 @@ def _median_time(fn, repeats: int) -> tuple[float, list[float]]:
 def _run_once(out: Path, compiledir: Path, sampler: str) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one `bayes-prrt run` in a fresh process."""
     # PyTensor's compile cache and numba's own (bayes-prrt's numba functions): both empty for a cold run
-    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compiledir}", "NUMBA_CACHE_DIR": str(compiledir / "numba")}
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={compiledir}",
+           "NUMBA_CACHE_DIR": str(compiledir / "numba")}
     cmd = [sys.executable, "-m", "bayes_prrt.cli", "run", "--out", str(out), "--force", "--quiet",
            "--sampler", sampler]
     start = time.perf_counter()

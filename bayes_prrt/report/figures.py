@@ -3,10 +3,11 @@
 Matplotlib draws on one core, and a run's figures (34 for the default spec) take longer than
 everything else the report writes. ``Drawing`` has a helper process (``processes.py``): its own,
 or the run's MCMC worker once that has made its fits. Once the run is sent to it, the helper and
-this process take the figures one at a time from a shared counter, so each core draws while the
-other is busy (this process writes the tables first). Both draw from the same run with the same code, so the files are the same as
-when one process draws them all (``tests/test_report_figures.py``). A figure the helper claimed
-but did not deliver (it ended early) is drawn here; its error is raised here.
+this process take the figures one at a time from a shared counter, the costliest first, so each
+core draws while the other is busy (this process writes the posteriors and tables first). Both
+draw from the same run with the same code, so the files are the same as when one process draws
+them all (``tests/test_report_figures.py``). A figure the helper claimed but did not deliver (it
+ended early) is drawn here; its error is raised here.
 """
 
 from __future__ import annotations
