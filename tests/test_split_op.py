@@ -85,3 +85,15 @@ def test_op_in_a_graph_gives_the_kernel_values(mode):
     assert value == pytest.approx(expected[0], rel=1e-14)
     np.testing.assert_allclose(by_eta, expected[1], rtol=1e-14)
     assert by_tau == pytest.approx(expected[2], rel=1e-14)
+
+
+def test_second_derivatives_are_refused():
+    """NUTS needs only the gradient; a second derivative through the Op is an error, never a wrong number."""
+    from pytensor.gradient import NullTypeGradError
+
+    y, s_lo, s_hi, scale, weight, eta = _case(2)
+    data = dict(zip(split_op._DATA, map(pt.as_tensor_variable, (y, s_lo, s_hi, scale, weight)), strict=True))
+    tau_v = pt.dscalar("tau")
+    out = split_op.split_log_marginal(data, pt.as_tensor_variable(eta), tau_v)
+    with pytest.raises(NullTypeGradError):
+        pytensor.grad(pytensor.grad(out, tau_v), tau_v)

@@ -13,7 +13,7 @@ d log M/d tau = w_a dP(d; a)/dtau + w_b dP(-d; b)/dtau, w the two pieces' shares
 
 Written as PyTensor's elementwise graph, this expression and its derivative take PyTensor 3-4 s
 to rewrite and its numba backend about 260 cached scalar functions to load, in every process
-that builds the model. Here it is one Op whose numba implementation is a loop over the studies,
+that builds the model. Here it is one Op, value and gradient from one loop over the studies,
 cached on disk like any other (``numba_funcify`` registration below), so the model's
 preparation is dominated by its priors. The NumPy version in ``median_likelihood.py`` serves the
 exact engines; the two implementations are tested against each other and against numerical
@@ -34,7 +34,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import disconnected_type
+from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_and_cache_key
@@ -95,65 +95,48 @@ def log_marginal_and_gradient(y, s_lo, s_hi, log_scale, weight, eta, tau):
     return total, by_eta, by_tau
 
 
-_DATA = ("log_median", "se", "se_hi", "log_scale", "weight")  # the Ops' first inputs, then eta and tau
+_DATA = ("log_median", "se", "se_hi", "log_scale", "weight")  # the Op's first inputs, then eta and tau
 _CACHE_KEY = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # a changed kernel is compiled afresh
 
 
 class SplitLogMarginal(Op):
-    """sum_i w_i log M_i(eta_i, tau) of the split-normal likelihood: inputs the ``_DATA`` vectors,
-    eta (vector) and tau (scalar); output a scalar."""
+    """sum_i w_i log M_i(eta_i, tau) of the split-normal likelihood and its gradient, from one pass of the
+    kernel: inputs the ``_DATA`` vectors, eta (vector) and tau (scalar); outputs the value (scalar), d/d eta
+    (vector) and d/d tau (scalar). Its gradient (``L_op``) is the last two outputs scaled; second
+    derivatives are not implemented (NUTS needs none)."""
 
     __props__ = ()
 
     def make_node(self, *inputs):
         inputs = [pt.as_tensor_variable(v, dtype="float64") for v in inputs]
-        return Apply(self, inputs, [pt.dscalar()])
+        return Apply(self, inputs, [pt.dscalar(), pt.dvector(), pt.dscalar()])
 
     def perform(self, node, inputs, outputs):
-        outputs[0][0] = np.asarray(log_marginal_and_gradient(*inputs[:-1], float(inputs[-1]))[0])
+        value, by_eta, by_tau = log_marginal_and_gradient(*inputs[:-1], float(inputs[-1]))
+        outputs[0][0], outputs[1][0], outputs[2][0] = np.asarray(value), by_eta, np.asarray(by_tau)
 
     def connection_pattern(self, node):
-        return [[False]] * len(_DATA) + [[True], [True]]
+        return [[False] * 3] * len(_DATA) + [[True] * 3] * 2
 
-    def grad(self, inputs, output_grads):
-        by_eta, by_tau = SplitLogMarginalGradient()(*inputs)
+    def L_op(self, inputs, outputs, output_grads):
+        data = [disconnected_type() for _ in _DATA]
+        if not all(isinstance(g.type, DisconnectedType) for g in output_grads[1:]):
+            return data + [grad_not_implemented(self, i, inputs[i], "second derivatives of the split marginal")
+                           for i in (len(_DATA), len(_DATA) + 1)]
         g = output_grads[0]
-        return [disconnected_type() for _ in _DATA] + [g * by_eta, g * by_tau]
-
-
-class SplitLogMarginalGradient(Op):
-    """The gradient of ``SplitLogMarginal`` in eta (vector) and tau (scalar)."""
-
-    __props__ = ()
-
-    def make_node(self, *inputs):
-        inputs = [pt.as_tensor_variable(v, dtype="float64") for v in inputs]
-        return Apply(self, inputs, [pt.dvector(), pt.dscalar()])
-
-    def perform(self, node, inputs, outputs):
-        _, by_eta, by_tau = log_marginal_and_gradient(*inputs[:-1], float(inputs[-1]))
-        outputs[0][0], outputs[1][0] = by_eta, np.asarray(by_tau)
+        return data + [g * outputs[1], g * outputs[2]]
 
 
 @register_funcify_and_cache_key(SplitLogMarginal)
-def _numba_value(op, node=None, **kwargs):
+def _numba_split(op, node=None, **kwargs):
     @numba.njit
     def split_log_marginal(y, s_lo, s_hi, log_scale, weight, eta, tau):
-        return np.asarray(log_marginal_and_gradient(y, s_lo, s_hi, log_scale, weight, eta, tau.item())[0])
+        value, by_eta, by_tau = log_marginal_and_gradient(y, s_lo, s_hi, log_scale, weight, eta, tau.item())
+        return np.asarray(value), by_eta, np.asarray(by_tau)
 
     return split_log_marginal, f"split_log_marginal_{_CACHE_KEY}"
 
 
-@register_funcify_and_cache_key(SplitLogMarginalGradient)
-def _numba_gradient(op, node=None, **kwargs):
-    @numba.njit
-    def split_log_marginal_gradient(y, s_lo, s_hi, log_scale, weight, eta, tau):
-        _, by_eta, by_tau = log_marginal_and_gradient(y, s_lo, s_hi, log_scale, weight, eta, tau.item())
-        return by_eta, np.asarray(by_tau)
-
-    return split_log_marginal_gradient, f"split_log_marginal_gradient_{_CACHE_KEY}"
-
-
 def split_log_marginal(data: dict, eta, tau):
     """The model's log-likelihood term from its ``pm.Data`` (``ModelData.arrays`` names), eta and tau."""
-    return SplitLogMarginal()(*(data[name] for name in _DATA), eta, tau)
+    return SplitLogMarginal()(*(data[name] for name in _DATA), eta, tau)[0]
