@@ -7,20 +7,19 @@ Ctrl-C, ending with the run), and each result is taken when the run first needs 
 costs about the longer of the two parts instead of their sum. The helper imports PyMC itself,
 which this process then needs only if it takes fits back (below). It runs the same code with the
 same settings as the run would, so the draws are the same as without it
-(``tests/test_background.py``). With one core
-the fits are made in this process when asked for. Once told that no more fits will come
-(``end_jobs``), the helper goes on to the tasks it was started with after the fits (the CLI gives
-it the report's figures).
+(``tests/test_background.py``). With one core the fits are made in this process when asked
+for. Once told that no more fits will come (``end_jobs``), the helper goes on to the tasks it was
+started with after the fits (the CLI gives it the report's figures).
 
 Taking fits back: when this process first waits for a fit while the worker has not finished its
 first (with empty compile caches the worker spends its first 12-20 s compiling the binomial
 model), it takes back, from the end, the jobs the worker has not started whose kind (binary,
 median) differs from the first job's, and makes them here, on the core that would otherwise
 wait. Submitted in the pipeline's order (binomial outcomes first), those are the log-median
-fits, whose model this process then compiles meanwhile. A shared
-range (the next job the worker takes, the end of its jobs) under one lock decides which process
-makes each fit; the worker stops at the end. With warm caches the worker has long made its first
-fit when the run first waits, and nothing is taken back.
+fits, whose model this process then compiles meanwhile. A shared range (the next job the worker
+takes, the end of its jobs) under one lock decides which process makes each fit; the worker stops
+at the end. With warm caches the worker has long made its first fit when the run first waits, and
+nothing is taken back.
 """
 
 from __future__ import annotations
