@@ -1,6 +1,4 @@
-import sys
-
-from . import main
+from . import command
 
 if __name__ == "__main__":  # not when a spawned worker process imports this module again
-    sys.exit(main())
+    command()
