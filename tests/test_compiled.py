@@ -95,3 +95,60 @@ def test_samplers_agree_on_a_normal_model_with_a_closed_form():
 def test_unknown_sampler_is_refused():
     with pytest.raises(AnalysisError, match="unknown sampler 'stan'"):
         Settings(sampler="stan")
+
+
+# -------------------------------------------------------------------- rewritten graphs kept on disk
+
+@pytest.fixture
+def graph_file(tmp_path, monkeypatch):
+    """The graphs' file in a folder of this test's own; compile_functions counted."""
+    path = tmp_path / "graphs" / "model.pkl"
+    monkeypatch.setattr(compiled, "_graph_file", lambda key: path)
+    calls = []
+    build = compiled.compile_functions
+    monkeypatch.setattr(compiled, "compile_functions", lambda *a: calls.append(1) or build(*a))
+    compiled.clear()
+    yield path, calls
+    compiled.clear()
+
+
+@pytest.mark.parametrize("make", [_binary, _median])
+def test_a_model_loaded_from_its_kept_graphs_gives_the_same_density_and_draws(graph_file, make):
+    path, calls = graph_file
+    data, settings = make(k=6, p=1), Settings(draws=200, tune=200, chains=2, seed=4)
+    first, _ = sample(data, settings)
+    assert path.is_file() and len(calls) == 1
+    built = compiled._CACHE.popitem()[1]
+    loaded = compiled._load(path)
+    assert loaded is not None
+    args = [np.asarray(v) for v in built.defaults]
+    for x in RNG.normal(0, 0.7, (5, built.ndim)):  # the same numbers, bit for bit
+        (v1, g1), (v2, g2) = built.logp(x, *args), loaded.logp(x, *args)
+        assert v1 == v2 and np.array_equal(g1, g2)
+        assert all(np.array_equal(a, b) for a, b in zip(built.expand(x, *args), loaded.expand(x, *args), strict=True))
+    compiled.clear()
+    second, _ = sample(data, settings)  # a new process's first fit: from the file, nothing compiled
+    assert len(calls) == 1 and compiled.STATS["compiled"] == 1
+    assert np.array_equal(first.posterior["mu"].values, second.posterior["mu"].values)
+
+
+def test_a_damaged_graph_file_is_compiled_afresh_and_replaced(graph_file):
+    path, calls = graph_file
+    path.parent.mkdir()
+    path.write_bytes(b"not a pickle")
+    data, settings = _binary(k=4, p=0), Settings(draws=100, tune=100, chains=1, seed=1)
+    sample(data, settings)
+    assert len(calls) == 1 and compiled._load(path) is not None
+
+
+def test_an_unwritable_graph_folder_only_means_no_kept_graphs(graph_file):
+    path, calls = graph_file
+    path.parent.write_text("a file where the folder would be")
+    sample(_binary(k=4, p=0), Settings(draws=100, tune=100, chains=1, seed=1))
+    assert len(calls) == 1 and path.parent.is_file()
+
+
+def test_the_graph_file_changes_with_the_structure_and_the_source(monkeypatch):
+    a, b = compiled._graph_file(("binary", 1)), compiled._graph_file(("binary", 2))
+    monkeypatch.setattr(compiled, "_source_hash", lambda: "edited")
+    assert len({a, b, compiled._graph_file(("binary", 1))}) == 3 and a.parent.name == compiled.GRAPHS

@@ -166,7 +166,7 @@ def sample_model(model, var_names, settings: Settings = DEFAULT_SETTINGS):
     """Sample any PyMC model (compiled for this call only), with the same gate and refit."""
     if settings.sampler == "nutpie":
         traced = [v.name for v in (*model.free_RVs, *model.deterministics)]
-        compiled_model = compiled.compile_functions(model, traced).bind({})
+        compiled_model = compiled.compile_functions(model, traced)[0].bind({})
         return _with_retry(lambda s, stream: _nutpie(compiled_model, s, stream), var_names, settings)
     return _with_retry(lambda s, stream: _pymc(model, s, stream), var_names, settings)
 
