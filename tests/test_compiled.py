@@ -152,3 +152,23 @@ def test_the_graph_file_changes_with_the_structure_and_the_source(monkeypatch):
     a, b = compiled._graph_file(("binary", 1)), compiled._graph_file(("binary", 2))
     monkeypatch.setattr(compiled, "_source_hash", lambda: "edited")
     assert len({a, b, compiled._graph_file(("binary", 1))}) == 3 and a.parent.name == compiled.GRAPHS
+
+
+def test_each_sampler_thread_keeps_its_thread_state_once(monkeypatch):
+    import ctypes
+    import threading
+
+    calls, both = [], threading.Barrier(2)  # both threads alive at once: two distinct threads
+    monkeypatch.setattr(ctypes.pythonapi, "PyGILState_Ensure", lambda: calls.append(threading.get_ident()))
+
+    def twice():
+        both.wait()
+        compiled._keep_thread_state()
+        compiled._keep_thread_state()
+
+    threads = [threading.Thread(target=twice) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 2 and len(set(calls)) == 2  # once per thread, however often it calls
