@@ -141,3 +141,28 @@ def test_nothing_is_taken_back_once_the_worker_has_made_a_fit(dataset):
         assert not worker._taken and worker._shared[background.END] == 2
     finally:
         worker.close()
+
+
+def test_error_bounds_made_by_the_worker_are_those_made_here(dataset):
+    """An exact fit's twice-finer rule, computed by the worker after its fits (``FitMemo.error_bound_later``),
+    gives the error bound of the fit computed here, number for number; a fit pickled meanwhile (the figures'
+    helper) leaves the worker's queue behind and computes its own."""
+    import pickle
+
+    rows, priors = dataset.select("ORR"), resolve_priors("binary")
+    memo = FitMemo(SETTINGS)
+    memo.prefetch([(dataset.select("DCR"), priors)])
+    try:
+        fit = memo.fit(rows, priors, by="grade", engine="quadrature")
+        memo.error_bound_later(fit)
+        assert not fit.exact.error_detail_pending
+        travelled = pickle.loads(pickle.dumps(fit.exact))
+        memo.prefetched()
+        there = fit.exact.error_detail
+        jobs = len(memo._background._submitted)
+        memo.error_bound_later(fit)  # computed already: nothing more is asked of the worker
+        assert len(memo._background._submitted) == jobs == 2
+    finally:
+        memo.close()
+    here = bayes_pool(rows, priors=priors, by="grade", engine="quadrature").exact.error_detail
+    assert there == here and travelled.error_detail == here

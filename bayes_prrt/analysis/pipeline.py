@@ -112,7 +112,8 @@ def _cross_check(run: OutcomeRun, model: str, mcmc: BayesFit) -> None:
 def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step) -> tuple[list, dict]:
     """Every analysis of each outcome of the spec, its fits from ``memo``; and the seconds each took.
     What needs the MCMC fits comes last, for all outcomes at once, so that a background process has had
-    longest to make them; meanwhile this process computes the error bounds of the exact posteriors."""
+    longest to make them; the error bounds of the exact posteriors (each a twice-finer refit) are given to
+    that process too, after its fits, and taken last."""
     timings, outcomes = {}, []
     for outcome in spec.outcomes:
         start = time.perf_counter()
@@ -125,10 +126,12 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
                        rows, values=spec.values, data_sha256=data.sha256)
         priors = spec.priors[kind]
         run = OutcomeRun(outcome, kind, rows, freq, memo.exact_or_mcmc(rows, priors))
+        memo.error_bound_later(run.bayes)
         for covariate in spec.covariates:
             step(f"{outcome}: subgroups by {covariate}")
             try:
                 run.subgroups[covariate] = memo.exact_or_mcmc(rows, priors, by=covariate)
+                memo.error_bound_later(run.subgroups[covariate])
                 if spec.mcmc == "all":
                     _cross_check(run, covariate, memo.fit(rows, priors, by=covariate))
             except AnalysisError as err:
@@ -141,11 +144,7 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
                                               mcmc="later" if spec.mcmc != "none" else False)
         outcomes.append(run)
         timings[outcome] = time.perf_counter() - start
-    step("error bounds of the exact posteriors")
-    for run in outcomes:
-        for fit in (run.bayes, *run.subgroups.values()):
-            if fit.exact is not None:
-                fit.exact.error_bound  # noqa: B018 - computed now (cached), while the MCMC fits are made
+    memo.prefetched()  # every job is submitted: the worker goes on to its next tasks once it has made them
     if spec.mcmc != "none":
         step("MCMC cross-checks")
         for run in outcomes:
@@ -154,6 +153,11 @@ def _outcomes(spec: Spec, data: Dataset, settings: Settings, memo: FitMemo, step
             add_mcmc_checks(run.sensitivity, data, base, spec.values)
             _cross_check(run, "overall", base)
             timings[run.outcome] += time.perf_counter() - start
+    step("error bounds of the exact posteriors")
+    for run in outcomes:
+        for fit in (run.bayes, *run.subgroups.values()):
+            if fit.exact is not None:
+                fit.exact.error_bound  # noqa: B018 - computed now (cached), here or taken from the worker
     return outcomes, timings
 
 
@@ -190,7 +194,6 @@ def run_analysis(spec: Spec, data: Dataset, settings: Settings, progress=None, r
         if spec.mcmc != "none":
             memo.prefetch([(rows, spec.priors[rows["kind"].iloc[0]]) for rows in selected])
         memo.prefetch(_beyond_exact(spec, selected, memo))
-        memo.prefetched()
         outcomes, timings = _outcomes(spec, data, settings, memo, progress or (lambda label: None))
     finally:
         memo.close()

@@ -8,15 +8,18 @@ costs about the longer of the two parts instead of their sum. The helper imports
 which this process then needs only if it takes fits back (below). It runs the same code with the
 same settings as the run would, so the draws are the same as without it
 (``tests/test_background.py``). With one core the fits are made in this process when asked
-for. Once told that no more fits will come (``end_jobs``), the helper goes on to the tasks it was
-started with after the fits (the CLI gives it the report's figures).
+for. A job may also be another call (``submit_call``): the run gives the worker the twice-finer
+refits of its exact posteriors' error bounds, which it makes after the fits. Once told that no
+more jobs will come (``end_jobs``), the helper goes on to the tasks it was started with after
+them (the CLI gives it the report's figures).
 
 Taking fits back: when this process first waits for a fit while the worker has not finished its
 first (with empty compile caches the worker spends its first 12-20 s compiling the binomial
 model), it takes back, from the end, the jobs the worker has not started whose kind (binary,
-median) differs from the first job's, and makes them here, on the core that would otherwise
-wait. Submitted in the pipeline's order (binomial outcomes first), those are the log-median
-fits, whose model this process then compiles meanwhile. A shared range (the next job the worker
+median, or another call) differs from the first job's, and makes them here, on the core that
+would otherwise wait. Submitted in the pipeline's order (binomial outcomes first, the error
+bounds' refits last), those are the refits and the log-median fits, whose model this process
+then compiles meanwhile. A shared range (the next job the worker
 takes, the end of its jobs) under one lock decides which process makes each fit; the worker stops
 at the end. With warm caches the worker has long made its first fit when the run first waits, and
 nothing is taken back.
@@ -41,19 +44,28 @@ def _counters() -> list[tuple[dict, str]]:
             (compiled.STATS, "reused")]
 
 
-def _fit(job):
-    """(fit, counts) of one (rows, priors, settings, rules) job by MCMC (``rules``: for medians, ``FitMemo.rules``)."""
+def mcmc_fit(rows, priors, settings, rules):
+    """The MCMC fit of ``rows`` under ``priors`` (``rules``: for medians, ``FitMemo.rules``)."""
     from .fit import bayes_pool
 
-    rows, priors, settings, rules = job
+    return bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
+
+
+def _fit(job):
+    """(value, counts) of one job, a (target, args) pair: ``target(*args)`` and the MCMC counts it added."""
+    target, args = job
     before = [table[name] for table, name in _counters()]
-    fit = bayes_pool(rows, priors=priors, engine="mcmc", settings=settings, **rules)
-    return fit, [table[name] - b for (table, name), b in zip(_counters(), before, strict=True)]
+    value = target(*args)
+    return value, [table[name] - b for (table, name), b in zip(_counters(), before, strict=True)]
 
 
 def _kind(job) -> str | None:
-    """The job's outcome kind (binary, median); None for a job without rows (its fit fails with its own error)."""
-    rows = job[0]
+    """An MCMC fit's outcome kind (binary, median; None without rows: its fit fails with its own error), or the
+    name of another job's target."""
+    target, args = job
+    if target is not mcmc_fit:
+        return target.__name__
+    rows = args[0]
     return rows["kind"].iloc[0] if len(rows) else None
 
 
@@ -108,7 +120,12 @@ class BackgroundFits:
     def submit(self, rows, priors, settings, rules: dict | None = None) -> int:
         """Queue the MCMC fit of ``rows`` under ``priors`` with the MCMC ``settings`` (and, for medians, the
         memo's ``rules``); returns its index for ``result``."""
-        job = (rows, priors, settings, rules or {})
+        return self.submit_call(mcmc_fit, rows, priors, settings, rules or {})
+
+    def submit_call(self, target, *args) -> int:
+        """Queue ``target(*args)`` (a module-level function and picklable arguments), made in turn after the jobs
+        before it; returns its index for ``result``."""
+        job = (target, args)
         with self._shared.get_lock():
             self._shared[END] += 1
         self._jobs.put(job)
@@ -116,8 +133,8 @@ class BackgroundFits:
         return len(self._submitted) - 1
 
     def result(self, index: int):
-        """Job ``index``'s fit (waiting for it, or making it here if taken back); the worker's MCMC counts are
-        added to this process's."""
+        """Job ``index``'s fit or value (waiting for it, or making it here if taken back); the worker's MCMC counts
+        are added to this process's."""
         while index not in self._taken and len(self._received) <= index:
             if self._take_back():
                 continue
@@ -136,8 +153,8 @@ class BackgroundFits:
 
     def _take_back(self) -> bool:
         """Make here the last job the worker has not started, if the run first waited (after ``end_jobs``) while
-        the worker was still on its first fit, and that job's kind (binary, median) is not the first job's: its
-        model is then another than the one the worker compiles. True if one was made."""
+        the worker was still on its first fit, and that job's kind (binary, median, or another job's target) is
+        not the first job's: its model is then another than the one the worker compiles. True if one was made."""
         if self._taking is None and self._ended:
             with self._shared.get_lock():
                 self._taking = self._shared[DONE] == 0

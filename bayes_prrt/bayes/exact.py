@@ -529,7 +529,7 @@ class ExactPosterior:
 
     def __init__(self, kind, engine, coef_names, levels, args):
         self.kind, self.coef_names, self.levels = kind, coef_names, levels
-        self._engine, self._args = engine, args
+        self._engine, self._args, self._finer = engine, args, None
         self.p = len(coef_names)
         self._memo: dict[tuple, Marginal] = {}  # one marginal per (rule, c): its CDF scan is then computed once
         self.mu = self.linear(self._e(0))
@@ -602,19 +602,44 @@ class ExactPosterior:
             out["new"] = self.predictive()
         return out
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_finer": None}  # a source in this process (a worker's queue) stays here
+
+    def finer_later(self, source) -> None:
+        """Take the twice-finer rule's quantiles from ``source()`` (``finer_quantiles(self.args)`` computed
+        elsewhere, another process, say) when the error bound is first asked for."""
+        self._finer = source
+
+    @property
+    def error_detail_pending(self) -> bool:
+        """True until the error bound is computed or its source given (``finer_later``)."""
+        return "error_detail" not in self.__dict__ and self._finer is None
+
+    @property
+    def args(self) -> tuple:
+        """What ``exact_posterior`` was given (``finer_quantiles`` takes it)."""
+        return self._args
+
     @cached_property
     def error_detail(self) -> dict[str, float]:
         """Largest relative difference of the 2.5/50/97.5% quantiles from a twice-finer rule, by quantity."""
-        kind, y, scale, X, priors, names, levels, refine, scale_hi = self._args
-        finer = exact_posterior(kind, y, scale, X, priors, names, levels, refine=2 * refine,
-                                scale_hi=scale_hi).quantities()
+        finer = self._finer() if self._finer is not None else finer_quantiles(self._args)
+        self._finer = None
         out = {}
         for name, marginal in self.quantities().items():
             scale_fn = (lambda q: q) if name == "tau" else marginal.link
-            a, b = scale_fn(marginal.quantile(QUANTILES)), scale_fn(finer[name].quantile(QUANTILES))
+            a, b = scale_fn(marginal.quantile(QUANTILES)), scale_fn(finer[name])
             out[name] = float(np.max(np.abs(a - b) / np.abs(b)))
         return out
 
     @property
     def error_bound(self) -> float:
         return max(self.error_detail.values())
+
+
+def finer_quantiles(args: tuple) -> dict[str, np.ndarray]:
+    """The 2.5, 50 and 97.5% quantiles (model scale) of every reported quantity under the twice-finer rule of
+    the fit ``exact_posterior(*args)`` (its ``ExactPosterior.args``): what its error bound is measured against."""
+    kind, y, scale, X, priors, names, levels, refine, scale_hi = args
+    finer = exact_posterior(kind, y, scale, X, priors, names, levels, refine=2 * refine, scale_hi=scale_hi)
+    return {name: marginal.quantile(QUANTILES) for name, marginal in finer.quantities().items()}

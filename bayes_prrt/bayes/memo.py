@@ -10,12 +10,14 @@ published-data scenario and the main analysis, say) is fitted once.
 from __future__ import annotations
 
 from dataclasses import astuple
+from functools import partial
 
 import pandas as pd
 
 from ..errors import ExactUnavailable
 from ..priors import resolve_priors
 from .background import BackgroundFits, available
+from .exact import finer_quantiles
 from .fit import bayes_pool
 from .result import BayesFit
 from .sampling import Settings
@@ -58,6 +60,14 @@ class FitMemo:
             return False
         except ExactUnavailable:
             return True
+
+    def error_bound_later(self, fit: BayesFit) -> None:
+        """Have the background worker, where there is one, compute the exact ``fit``'s twice-finer rule
+        (``exact.finer_quantiles``) after the fits it was given, while this process goes on; its error bound
+        then takes it from there. Without a worker (or an exact posterior) nothing changes."""
+        if self._background is not None and fit.exact is not None and fit.exact.error_detail_pending:
+            index = self._background.submit_call(finer_quantiles, fit.exact.args)
+            fit.exact.finer_later(partial(self._background.result, index))
 
     def prefetched(self) -> None:
         """No more ``prefetch``: the worker goes on to its next tasks once it has made these fits."""
