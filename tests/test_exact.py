@@ -368,3 +368,53 @@ def test_simulation_based_calibration(kind, numeric, replicates):
             pit[name].append(float(marginal.cdf(true)[0]))
     for name, values in pit.items():
         assert stats.kstest(values, "uniform").pvalue > 1e-3, name
+
+
+# ------------------------------------------------ categorical rule: factored level tables, dense where needed
+
+@pytest.mark.parametrize("outcome, by, likelihood", [("DCR", "site", "normal"), ("ORR", "grade", "normal"),
+                                                      ("PFS", "site", "split")])
+def test_factored_level_tables_give_the_dense_tables_answers(dataset, monkeypatch, outcome, by, likelihood):
+    """q = L P / C kept as factors (matrix products) against the 3-D table of the same rule: every reported
+    quantile, each contrast's probability, the error bound and the draws, to round-off."""
+    from bayes_prrt.bayes import exact
+    from bayes_prrt.bayes.fit import bayes_pool
+
+    def answers():
+        post = bayes_pool(dataset.select(outcome), by=by, engine="quadrature", median_likelihood=likelihood).exact
+        assert {type(t).__name__ for t in post._engine.q[1:]} == {kind}
+        marginals = post.quantities()
+        return ({name: m.quantile(QUANTILES) for name, m in marginals.items()},
+                {name: m.prob_above(0.0) for name, m in marginals.items() if name.startswith("contrast")},
+                post.error_bound, post.draws(500, np.random.default_rng(2)))
+
+    kind = "_Factored"
+    factored = answers()
+    monkeypatch.setattr(exact._Factored, "make", classmethod(lambda cls, logL, logprior: (None, None)))
+    kind = "_Dense"
+    dense = answers()
+    for name, q in dense[0].items():
+        np.testing.assert_allclose(factored[0][name], q, rtol=1e-12, err_msg=name)
+    for name, p in dense[1].items():
+        assert factored[1][name] == pytest.approx(p, abs=1e-13)
+    assert factored[2] == pytest.approx(dense[2], rel=1e-9)
+    for name, d in dense[3].items():
+        np.testing.assert_allclose(factored[3][name], d, rtol=1e-12, atol=1e-14)
+
+
+def test_factored_tables_give_way_where_underflow_could_matter():
+    """A cell whose normaliser C underflowed (likelihood and prior 800 nats apart) is left out only when even
+    every lost term could not bring it within 2 x DROP of the largest cell; else the dense table is used."""
+    from bayes_prrt.bayes.exact import DROP, _Dense, _Factored
+
+    logL = np.array([[0.0, -800.0]])  # one tau row, two a cells
+    logprior = np.array([[-800.0, 0.0], [0.0, 0.0]])  # mu 0: its prior where the likelihood is not; mu 1: both
+    table, logC = _Factored.make(logL, logprior)
+    assert table.kept.tolist() == [[False, True]] and logC[0, 0] == -np.inf
+    assert table.holds(np.array([[0.0, -100.0]]))  # the left-out cell: at most -707, the kept one -100
+    assert not table.holds(np.array([[0.0, -708.0 + DROP]]))  # within 2 x DROP of the kept cell: dense
+    dense, exact_logC = _Dense.make(logL, logprior)
+    assert exact_logC[0, 0] == pytest.approx(-800 + np.log(2)) and exact_logC[0, 1] == pytest.approx(0.0)
+    np.testing.assert_allclose(dense.at(np.array([0]), np.array([0])), [[0.5, 0.5]])  # what the factors lose
+    one_row, _ = _Factored.make(logL, logprior[:1])
+    assert not one_row.holds(np.array([[0.0]]))  # nothing kept at all

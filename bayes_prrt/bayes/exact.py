@@ -18,6 +18,11 @@ L_j the level's marginal likelihood (each study's random effect by adaptive Gaus
 ``likelihood.loglik_grid``). tau, mu and each a_j are on midpoint lattices (48 tau cells, a
 common step giving >= 48 cells to the narrowest location); beta_j = a_j - mu and contrasts
 a_j - a_l are lattice differences (exact sums; a_j, a_l are independent given tau, mu).
+A level's conditional masses q_j(tau, mu, a) = L_j(a | tau) N(a; mu + b0, sb^2) h / C_j(tau, mu) are kept
+as their two factors, so C_j and the sums of W q_j over tau or mu are matrix products; the 3-D table
+is formed in blocks only for the contrasts' FFTs (all pairs of levels in one pass), and kept whole
+only where underflow in the factors could matter (``_Factored.holds``; the same numbers either way, to
+round-off, tested).
 Binomial, one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu), 64 x 48 x 48 cells.
 Log-median with the split-normal likelihood (``scale_hi`` given; ``median_likelihood.py``): given
 tau the posterior is no longer Gaussian, so it takes the binomial rules (no covariate or one
@@ -234,6 +239,94 @@ def _tau_marginal(tc, ht, mass, t_lo) -> Marginal:
     return Lattice(lower, ht, mass, reflect=bool(np.isclose(lower, t_lo)))
 
 
+class _Factored:
+    """A level's conditional masses q(tau, mu, a) = L(tau, a) P(mu, a) / C(tau, mu), kept as the factors: L the
+    level's likelihood over its maximum per tau, P the prior of a given mu (times the step) over its maximum per
+    mu, C = L P' (a matrix product). The normaliser and both sums of W q are then matrix products; the 3-D
+    table is formed only in blocks, for a contrast's convolution, and row by row for draws."""
+
+    SAFE = 1e-280  # a C below this may have lost terms to underflow (each below 2.3e-308) beyond rel 1e-27
+
+    def __init__(self, L, P, C, shift):
+        self.L, self.P, self.C, self.shift = L, P, C, shift
+        self.kept = C >= self.SAFE  # the cells whose C is exact (``holds``: the others carry no mass)
+        self.inv = np.where(self.kept, 1.0 / np.where(self.kept, C, 1.0), 0.0)
+
+    @classmethod
+    def make(cls, logL, logprior):
+        """The factors and log C (the level's term of log W, -inf where C is not kept); (None, None) where a row
+        of ``logL`` is all -inf."""
+        top_l, top_p = logL.max(1, keepdims=True), logprior.max(1, keepdims=True)
+        if not (np.isfinite(top_l).all() and np.isfinite(top_p).all()):
+            return None, None
+        L, P = np.exp(logL - top_l), np.exp(logprior - top_p)
+        table = cls(L, P, L @ P.T, top_l + top_p.T)
+        return table, np.where(table.kept, np.log(np.where(table.kept, table.C, 1.0)) + table.shift, -np.inf)
+
+    def holds(self, logW) -> bool:
+        """True unless a cell left out (its C below ``SAFE``, where terms lost to underflow, each below 2.3e-308,
+        could matter) might carry mass: the largest log mass such a cell can have, its C plus every term lost,
+        must lie 2 x DROP below the largest kept cell's."""
+        if self.kept.all():
+            return True
+        if not self.kept.any():
+            return False
+        bound = logW + self.shift + np.log(self.C + self.L.shape[1] * 2.3e-308)
+        return bool(np.max(bound[~self.kept]) < np.max(bound[self.kept]) - 2 * DROP)
+
+    def block(self, rows) -> np.ndarray:
+        """q for the tau ``rows`` (a slice), (rows, mu, a)."""
+        return self.L[rows, None, :] * self.P[None, :, :] * self.inv[rows, :, None]
+
+    def at(self, t, m) -> np.ndarray:
+        """q at the cells (t_i, m_i), (cells, a)."""
+        return self.L[t] * self.P[m] * self.inv[t, m][:, None]
+
+    def sums(self, W):
+        """W q summed over mu, (tau, a), and over tau, (mu, a)."""
+        R = W * self.inv
+        return self.L * (R @ self.P), self.P * (R.T @ self.L)
+
+
+class _Dense:
+    """A level's conditional masses q(tau, mu, a) as one 3-D table, each (tau, mu) row shifted by its own maximum
+    before it is exponentiated: for a level whose likelihood and prior are too far apart for ``_Factored``
+    (the same interface: ``block``, ``at``, ``sums``)."""
+
+    def __init__(self, q):
+        self.q = q
+
+    @classmethod
+    def make(cls, logL, logprior):
+        q = np.empty((logL.shape[0], logprior.shape[0], logL.shape[1]))
+        logC = np.empty(q.shape[:2])
+        for rows in _blocks(len(q), q[0].size):  # tau rows in blocks: temporaries stay small
+            block = q[rows]  # a view: filled in place
+            np.add(logprior[None], logL[rows, None, :], out=block)
+            top = block.max(2, keepdims=True)
+            top[~np.isfinite(top)] = 0.0
+            np.exp(np.subtract(block, top, out=block), out=block)
+            C = block.sum(2, keepdims=True)
+            np.divide(block, C, out=block, where=C > 0)
+            with np.errstate(divide="ignore"):
+                logC[rows] = np.log(C[..., 0]) + top[..., 0]
+        return cls(q), logC
+
+    def block(self, rows) -> np.ndarray:
+        return self.q[rows]
+
+    def at(self, t, m) -> np.ndarray:
+        return self.q[t, m]
+
+    def sums(self, W):
+        by_tau, by_mu = np.zeros((self.q.shape[0], self.q.shape[2])), np.zeros(self.q.shape[1:])
+        for rows in _blocks(len(self.q), self.q[0].size):
+            block = W[rows, :, None] * self.q[rows]
+            by_tau[rows] = block.sum(1)
+            by_mu += block.sum(0)
+        return by_tau, by_mu
+
+
 class _Levels:
     """Binomial model with a_0 = mu and a_j = mu + beta_j (see module docstring)."""
 
@@ -253,7 +346,7 @@ class _Levels:
                 spans = [_span(box, COARSE_H, _logsumexp(logW, 0), "mu")]
                 top = logW.max()
                 with np.errstate(divide="ignore"):
-                    spans += [_span(box, COARSE_H, np.log(np.einsum("tm,tma->a", np.exp(logW - top), q[j])) + top,
+                    spans += [_span(box, COARSE_H, np.log(q[j].sums(np.exp(logW - top))[0].sum(0)) + top,
                                     f"level {j}") for j in range(1, L)]
                 break
             except AnalysisError:
@@ -272,8 +365,8 @@ class _Levels:
         self._sums: dict[tuple[int, int], np.ndarray] = {}
 
     def _tables(self, tc, ht, grids, h, nodes):
-        """log W (tau, mu) joint masses and, per level j >= 1, q_j (tau, mu, a) conditional masses (each
-        (tau, mu) row summing to 1; kept on the linear scale, so each is exponentiated once)."""
+        """log W (tau, mu) joint masses and, per level j >= 1, its conditional masses q_j (tau, mu, a), each
+        (tau, mu) row summing to 1 (``_Factored``, or ``_Dense`` where the factors lose precision)."""
         m0, s0 = self.priors["mu"].params
         b0, sb = self.priors["beta"].params if self.L > 1 else (0.0, 1.0)
         mu = grids[0]
@@ -285,18 +378,11 @@ class _Levels:
         tables = [None]
         for j in range(1, self.L):
             prior = stats.norm.logpdf(grids[j][None, :] - mu[:, None], b0, sb) + np.log(h)  # (mu, a)
-            q = np.empty((len(tc), len(mu), len(grids[j])))
-            for rows in _blocks(len(tc), q[0].size):  # tau rows in blocks: temporaries stay small
-                block = q[rows]  # a view: filled in place
-                np.add(prior[None], logL[j][rows, None, :], out=block)
-                top = block.max(2, keepdims=True)
-                top[~np.isfinite(top)] = 0.0
-                np.exp(np.subtract(block, top, out=block), out=block)
-                C = block.sum(2, keepdims=True)
-                np.divide(block, C, out=block, where=C > 0)
-                with np.errstate(divide="ignore"):
-                    logW[rows] = logW[rows] + np.log(C[..., 0]) + top[..., 0]
-            tables.append(q)
+            table, logC = _Factored.make(logL[j], prior)
+            if table is None or not table.holds(logW):
+                table, logC = _Dense.make(logL[j], prior)
+            logW = logW + logC
+            tables.append(table)
         return logW, tables
 
     # quantities --------------------------------------------------------------------------------
@@ -304,15 +390,9 @@ class _Levels:
         return self.axis.marginal(self.W.sum(1), self.t_lo)
 
     def _joint(self, j, axis: int):
-        """Masses of (tau, mu, a_j) summed over ``axis`` (0: tau, 1: mu); both sums are made in one pass over
-        the table, in blocks of tau rows, and kept."""
+        """Masses of (tau, mu, a_j) summed over ``axis`` (0: tau, 1: mu); both sums are made at once and kept."""
         if (j, axis) not in self._sums:
-            q = self.q[j]
-            by_tau, by_mu = np.zeros((q.shape[0], q.shape[2])), np.zeros(q.shape[1:])
-            for rows in _blocks(q.shape[0], q[0].size):
-                block = self.W[rows, :, None] * q[rows]
-                by_tau[rows] = block.sum(1)
-                by_mu += block.sum(0)
+            by_tau, by_mu = self.q[j].sums(self.W)
             self._sums |= {(j, 1): by_tau, (j, 0): by_mu}
         return self._sums[(j, axis)]
 
@@ -336,20 +416,40 @@ class _Levels:
             d = np.bincount(idx, weights=mass.ravel(), minlength=M + G - 1)
             x0 = self.grids[j][0] - self.grids[0][0] - (M - 0.5) * self.h
         else:
-            # sum_{tau, mu} W (q_j * reversed q_l), the convolution along a: by linearity one inverse FFT of the
-            # W-weighted sum of the products of the forward transforms
-            G = self.q[l].shape[2]
-            size = self.q[j].shape[2] + G - 1
-            n = next_fast_len(size, real=True)
-            spectrum = np.zeros(n // 2 + 1, complex)
-            for rows in _blocks(len(self.tc), 4 * self.q[j][0].size):  # bounded memory for the FFTs
-                product = rfft(self.q[j][rows], n, axis=2) * rfft(self.q[l][rows, :, ::-1], n, axis=2)
-                spectrum += np.einsum("tm,tmk->k", self.W[rows], product)
-            d = np.clip(irfft(spectrum, n)[:size], 0.0, None)  # FFT round-off can go below 0
-            sign, x0 = 1, self.grids[j][0] - self.grids[l][0] - (G - 0.5) * self.h
+            sign = 1 if j < l else -1
+            d, x0 = self._differences[(min(j, l), max(j, l))]
         if sign < 0:
             d, x0 = d[::-1], -(x0 + len(d) * self.h)
         return Lattice(x0, self.h, d)
+
+    @cached_property
+    def _differences(self) -> dict[tuple[int, int], tuple[np.ndarray, float]]:
+        """Lattice masses of a_j - a_l and the lattice's start, for every pair 0 < j < l: sum over (tau, mu) of W
+        times the convolution of q_j with q_l reversed along a. By linearity one inverse FFT per pair of the
+        W-weighted sum of the forward transforms' products, taken in one pass over tau in which each level's
+        block is transformed once (its reversal is conjugation times a phase: FFT(rev y)_k =
+        exp(-2 pi i k (G - 1) / n) conj(FFT(y)_k) for a real y of length G)."""
+        levels = range(1, self.L)
+        pairs = list(itertools.combinations(levels, 2))
+        if not pairs:
+            return {}
+        G = {j: len(self.grids[j]) for j in levels}
+        n = next_fast_len(2 * max(G.values()) - 1, real=True)  # no wrap-around for any pair
+        spectra = {pair: np.zeros(n // 2 + 1, complex) for pair in pairs}
+        for rows in _blocks(len(self.tc), 2 * len(levels) * len(self.grids[0]) * (n // 2 + 1)):  # bounded memory
+            F = {j: rfft(self.q[j].block(rows), n, axis=2) for j in levels}
+            for j in levels[:-1]:
+                weighted = self.W[rows, :, None] * F[j]
+                for l in range(j + 1, self.L):
+                    spectra[(j, l)] += np.einsum("tmk,tmk->k", weighted, np.conj(F[l]))
+        k = np.arange(n // 2 + 1)
+        out = {}
+        for (j, l), spectrum in spectra.items():
+            size = G[j] + G[l] - 1
+            d = irfft(spectrum * np.exp(-2j * np.pi * k * (G[l] - 1) / n), n)[:size]
+            out[(j, l)] = (np.clip(d, 0.0, None),  # FFT round-off can go below 0
+                           self.grids[j][0] - self.grids[l][0] - (G[l] - 0.5) * self.h)
+        return out
 
     def predictive(self, j) -> Marginal:
         mass, grid = self._a_tau(j)
@@ -363,7 +463,7 @@ class _Levels:
         mu = self.grids[0][m] + (rng.random(size) - 0.5) * self.h
         beta = np.empty((size, self.L - 1))
         for j in range(1, self.L):
-            cum = np.cumsum(self.q[j][t, m], 1)
+            cum = np.cumsum(self.q[j].at(t, m), 1)
             g = np.minimum((cum < rng.random(size)[:, None] * cum[:, -1:]).sum(1), cum.shape[1] - 1)
             beta[:, j - 1] = self.grids[j][g] + (rng.random(size) - 0.5) * self.h - mu
         return mu, beta, tau
