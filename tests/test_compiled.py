@@ -148,6 +148,19 @@ def test_an_unwritable_graph_folder_only_means_no_kept_graphs(graph_file):
     assert len(calls) == 1 and path.parent.is_file()
 
 
+def test_graphs_that_do_not_pickle_leave_no_file(graph_file, monkeypatch):
+    import pickle
+
+    path, calls = graph_file
+
+    def refuse(*args, **kwargs):
+        raise pickle.PicklingError("an Op without a module-level class")
+
+    monkeypatch.setattr(compiled.pickle, "dump", refuse)
+    sample(_binary(k=4, p=0), Settings(draws=100, tune=100, chains=1, seed=1))
+    assert len(calls) == 1 and list(path.parent.iterdir()) == []  # neither the file nor a part of it
+
+
 def test_the_graph_file_changes_with_the_structure_and_the_source(monkeypatch):
     a, b = compiled._graph_file(("binary", 1)), compiled._graph_file(("binary", 2))
     monkeypatch.setattr(compiled, "_source_hash", lambda: "edited")

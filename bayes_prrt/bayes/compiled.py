@@ -4,14 +4,15 @@ The log density, its gradient and the traced quantities of a PyMC model are comp
 PyTensor's numba backend, which caches the machine code on disk (PyTensor's compile
 directory), so a later process loads it in about a second instead of compiling it again.
 nutpie's NUTS sampler (Rust) calls them through its Python-function interface
-(``nutpie.compiled_pyfunc.from_pyfunc``). It calls them from its own threads, which have no Python
-thread state: each call would create one and delete it on return, with a fresh frame stack
-(mapped and unmapped each time, 4 page faults), which took more than half of a fit's time. So each
-such thread keeps the state it first gets (``_keep_thread_state``): a fit of the DCR model took
-2.2 s of sampling before, 0.9 s after, and 0.4 s of system time instead of 3.0 s (measured). nutpie's own ``compile_pymc_model`` wraps the same
+(``nutpie.compiled_pyfunc.from_pyfunc``). nutpie's own ``compile_pymc_model`` wraps the same
 functions in a numba C callback that is compiled afresh in every process (5-15 s a model on
 this machine); calling them from Python costs about 20 us a gradient instead, under 2 s for a
 fit of these models, so the compile cost saved is far larger than the sampling cost added.
+nutpie calls them from its own threads, which have no Python thread state: each call would
+create one and delete it on return, with a fresh frame stack (mapped and unmapped each time,
+4 page faults), which took more than half of a fit's time. So each such thread keeps the state
+it first gets (``_keep_thread_state``): the DCR fit's sampling took 2.2 s before and 0.9 s
+after, with 0.4 s of system time instead of 3.0 s (measured).
 
 A compiled model depends only on the structure (kind, prior families, number of studies and
 covariate columns); data and prior parameters are inputs of the compiled functions, bound per
@@ -48,6 +49,7 @@ from .models import ModelData, hierarchical_model
 _CACHE: dict[tuple, _Functions] = {}
 STATS = {"compiled": 0, "reused": 0}
 GRAPHS = "bayes_prrt-graphs"  # the rewritten graphs' folder in PyTensor's compile directory
+MIN_STUDIES, COLUMN_STEP = 16, 4
 _THREAD = threading.local()  # per Python thread state: whether this thread keeps its state
 
 
@@ -62,7 +64,6 @@ def _keep_thread_state() -> None:
 
         ctypes.pythonapi.PyGILState_Ensure()
         _THREAD.kept = True
-MIN_STUDIES, COLUMN_STEP = 16, 4
 
 
 def bucket(k: int, p: int) -> tuple[int, int]:
@@ -206,7 +207,12 @@ def _save(path: Path | None, functions: _Functions, graphs) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as file:
-            pickle.dump((fields, graphs), file, protocol=pickle.HIGHEST_PROTOCOL)
+            try:
+                pickle.dump((fields, graphs), file, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - a graph that does not pickle: no file, the fit goes on
+                file.close()
+                os.unlink(file.name)
+                return
         os.replace(file.name, path)
     except OSError:
         return

@@ -30,7 +30,8 @@ categorical, or one numeric covariate), each study's term the closed-form margin
 Gauss-Hermite.
 Both binomial rules find the region first on a coarse grid (log mass within ``DROP`` of its
 maximum, mu and a_j in [-15, 15], widened once to [-40, 40] for the categorical rule when
-needed, tau in [0, 10] or the prior's support).
+needed, tau in [0, 10] or the prior's support), each study's term there by Gauss-Hermite with 3
+nodes (categorical rule) or 5 (numeric covariate): the grid only places the fine one.
 
 Error bound: ``ExactPosterior.error_bound`` refits on a twice-finer rule (half the steps, 15
 instead of 9 Gauss-Hermite nodes) and returns the largest relative difference of the 2.5%, 50%
@@ -61,6 +62,7 @@ from .marginal import Mapped, Lattice, Marginal, NormalMixture
 DROP = 20.0  # log mass below the maximum that the fine grids need not cover
 BOXES, COARSE_H, COARSE_TAU, TAU_MAX = (15.0, 40.0), 0.5, 20, 10.0
 LEVEL_CELLS, LEVEL_CELLS_MAX, TAU_CELLS, NODES = 48, 240, 48, 9
+COARSE_NODES = 3  # the categorical rule's coarse grid: it only places the fine one (the same spans on the embedded data as 5)
 SLOPE_CELLS = (64, 48, 48)  # tau, beta, mu
 NORMAL_TAU_CELLS, NORMAL_TAU_COARSE = 400, 200
 SPLIT_CELLS = {1: (128, 128, 128), "levels": (96, 160, 320)}  # split likelihood: tau, fewest and most location cells
@@ -340,7 +342,7 @@ class _Levels:
         tc, ht = coarse.tc, coarse.ht
         for half in BOXES:  # a wider box only when the first does not hold the posterior
             box = np.arange(-half, half, COARSE_H) + COARSE_H / 2
-            logW, q = self._tables(tc, ht, [box] * L, COARSE_H, 5)
+            logW, q = self._tables(tc, ht, [box] * L, COARSE_H, COARSE_NODES)
             try:
                 tspan = coarse.span(_logsumexp(logW, 1), (False, not self.tau_bounded))
                 spans = [_span(box, COARSE_H, _logsumexp(logW, 0), "mu")]
