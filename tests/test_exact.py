@@ -404,17 +404,32 @@ def test_factored_level_tables_give_the_dense_tables_answers(dataset, monkeypatc
 
 def test_factored_tables_give_way_where_underflow_could_matter():
     """A cell whose normaliser C underflowed (likelihood and prior 800 nats apart) is left out only when even
-    every lost term could not bring it within 2 x DROP of the largest cell; else the dense table is used."""
+    every lost term could not bring it within 2 x DROP of the largest cell; else the dense tables are used."""
     from bayes_prrt.bayes.exact import DROP, _Dense, _Factored
 
     logL = np.array([[0.0, -800.0]])  # one tau row, two a cells
     logprior = np.array([[-800.0, 0.0], [0.0, 0.0]])  # mu 0: its prior where the likelihood is not; mu 1: both
     table, logC = _Factored.make(logL, logprior)
     assert table.kept.tolist() == [[False, True]] and logC[0, 0] == -np.inf
-    assert table.holds(np.array([[0.0, -100.0]]))  # the left-out cell: at most -707, the kept one -100
-    assert not table.holds(np.array([[0.0, -708.0 + DROP]]))  # within 2 x DROP of the kept cell: dense
+    assert _Factored.hold(np.array([[0.0, -100.0]]), [table], [logC])  # the left-out cell: at most -707, kept -100
+    assert not _Factored.hold(np.array([[0.0, -708.0 + DROP]]), [table], [logC])  # within 2 x DROP: dense
     dense, exact_logC = _Dense.make(logL, logprior)
     assert exact_logC[0, 0] == pytest.approx(-800 + np.log(2)) and exact_logC[0, 1] == pytest.approx(0.0)
     np.testing.assert_allclose(dense.at(np.array([0]), np.array([0])), [[0.5, 0.5]])  # what the factors lose
-    one_row, _ = _Factored.make(logL, logprior[:1])
-    assert not one_row.holds(np.array([[0.0]]))  # nothing kept at all
+    one_row, c = _Factored.make(logL, logprior[:1])
+    assert not _Factored.hold(np.array([[0.0]]), [one_row], [c])  # nothing kept at all
+
+
+def test_a_later_level_can_make_a_left_out_cell_matter():
+    """Level 1 leaves out mu cell 0 (C about e^-649, below SAFE), negligible beside cell 1 by its own terms;
+    level 2 then pushes cell 1 down by 600 nats, so cell 0 carries the mass. Checked on the whole joint, the
+    factors give way; checked level by level they would not."""
+    from bayes_prrt.bayes.exact import DROP, _Factored
+
+    first = _Factored.make(np.array([[0.0, -650.0]]), np.array([[-650.0, 0.0], [0.0, 0.0]]))
+    second = _Factored.make(np.array([[0.0, -600.0]]), np.array([[0.0, -800.0], [-800.0, 0.0]]))
+    base = np.array([[100.0, 0.0]])
+    assert first[0].kept.tolist() == [[False, True]] and second[0].kept.all()
+    assert _Factored.hold(base, [first[0]], [first[1]])  # level 1 alone: cell 0 at most -549, cell 1 at 0
+    assert not _Factored.hold(base, [first[0], second[0]], [first[1], second[1]])  # cell 1 now at -600
+    assert np.max(base + first[0].upper(first[1]) + second[1]) > -600 + 2 * DROP  # cell 0's bound: -549

@@ -57,8 +57,10 @@ def _keep_thread_state() -> None:
     """Make the calling thread keep its Python thread state after this call (see the module docstring):
     one more ``PyGILState_Ensure``, never released, so the ``PyGILState_Release`` that ends nutpie's call
     leaves the state in place and the next call from this thread finds it, frame stack and all. A thread
-    Python started keeps its state anyway (this only raises a counter it ignores at the thread's end); a
-    sampler thread's state is freed with the interpreter (a few kilobytes a thread)."""
+    Python started keeps its state anyway (this only raises a counter it ignores at the thread's end). nutpie
+    starts new threads for each fit, so each fit leaves its sampler thread's state behind, freed with the
+    interpreter: 32 KiB a fit (resident memory over 60 fits, against 12 KiB without), 32 MB for 1,000 fits in
+    one process."""
     if not getattr(_THREAD, "kept", False):
         import ctypes
 
@@ -180,8 +182,10 @@ def _graph_file(key: tuple) -> Path | None:
     config = pytensor.config
     if not config.numba__cache:
         return None
+    rewrites = (config.optimizer, config.optimizer_including, config.optimizer_excluding,
+                config.optimizer_requiring, config.cast_policy)  # flags that change the rewritten graph
     ident = repr((key, _source_hash(), sys.version, np.__version__, pymc.__version__, pytensor.__version__,
-                  numba.__version__, config.floatX, config.numba__fastmath))
+                  numba.__version__, config.floatX, config.numba__fastmath, rewrites))
     return Path(config.compiledir) / GRAPHS / f"{hashlib.sha256(ident.encode()).hexdigest()}.pkl"
 
 
@@ -236,6 +240,6 @@ def compiled(data: ModelData):
 
 
 def clear() -> None:
-    """Forget every compiled model (benchmarks use this to time compilation)."""
+    """Forget every compiled model of this process (the graphs kept on disk stay: the next fit links them)."""
     _CACHE.clear()
     STATS.update(compiled=0, reused=0)

@@ -21,8 +21,8 @@ a_j - a_l are lattice differences (exact sums; a_j, a_l are independent given ta
 A level's conditional masses q_j(tau, mu, a) = L_j(a | tau) N(a; mu + b0, sb^2) h / C_j(tau, mu) are kept
 as their two factors, so C_j and the sums of W q_j over tau or mu are matrix products; the 3-D table
 is formed in blocks only for the contrasts' FFTs (all pairs of levels in one pass), and kept whole
-only where underflow in the factors could matter (``_Factored.holds``; the same numbers either way, to
-round-off, tested).
+only where underflow in the factors could matter (``_Factored.hold``, on the whole joint; the same
+numbers either way, to round-off, tested).
 Binomial, one numeric covariate: a 3-D midpoint lattice over (tau, beta, mu), 64 x 48 x 48 cells.
 Log-median with the split-normal likelihood (``scale_hi`` given; ``median_likelihood.py``): given
 tau the posterior is no longer Gaussian, so it takes the binomial rules (no covariate or one
@@ -251,7 +251,7 @@ class _Factored:
 
     def __init__(self, L, P, C, shift):
         self.L, self.P, self.C, self.shift = L, P, C, shift
-        self.kept = C >= self.SAFE  # the cells whose C is exact (``holds``: the others carry no mass)
+        self.kept = C >= self.SAFE  # the cells whose C is exact (``hold``: the others carry no mass)
         self.inv = np.where(self.kept, 1.0 / np.where(self.kept, C, 1.0), 0.0)
 
     @classmethod
@@ -265,16 +265,27 @@ class _Factored:
         table = cls(L, P, L @ P.T, top_l + top_p.T)
         return table, np.where(table.kept, np.log(np.where(table.kept, table.C, 1.0)) + table.shift, -np.inf)
 
-    def holds(self, logW) -> bool:
-        """True unless a cell left out (its C below ``SAFE``, where terms lost to underflow, each below 2.3e-308,
-        could matter) might carry mass: the largest log mass such a cell can have, its C plus every term lost,
-        must lie 2 x DROP below the largest kept cell's."""
-        if self.kept.all():
+    def upper(self, logC) -> np.ndarray:
+        """The largest log C each cell can have: log C where kept, else its C plus every term lost to underflow
+        (each below 2.3e-308)."""
+        return np.where(self.kept, logC, self.shift + np.log(self.C + self.L.shape[1] * 2.3e-308))
+
+    @staticmethod
+    def hold(base, tables, logCs) -> bool:
+        """True unless a cell some level left out (its C below ``SAFE``) might carry mass: with every level's
+        largest possible log C (``upper``), such a cell's log mass must lie 2 x DROP below the largest cell
+        every level kept. Checked on the whole joint, as a later level can move the mass onto a cell an
+        earlier one left out."""
+        factored = [t for t in tables if isinstance(t, _Factored)]
+        out = np.zeros(base.shape, bool)
+        for table in factored:
+            out |= ~table.kept
+        if not out.any():
             return True
-        if not self.kept.any():
+        if out.all():
             return False
-        bound = logW + self.shift + np.log(self.C + self.L.shape[1] * 2.3e-308)
-        return bool(np.max(bound[~self.kept]) < np.max(bound[self.kept]) - 2 * DROP)
+        bound = base + sum(t.upper(c) if isinstance(t, _Factored) else c for t, c in zip(tables, logCs, strict=True))
+        return bool(np.max(bound[out]) < np.max(bound[~out]) - 2 * DROP)
 
     def block(self, rows) -> np.ndarray:
         """q for the tau ``rows`` (a slice), (rows, mu, a)."""
@@ -377,15 +388,14 @@ class _Levels:
         logW = (self.priors["tau"].logpdf(tc)[:, None] + np.log(np.broadcast_to(ht, tc.shape))[:, None]
                 + stats.norm.logpdf(mu, m0, s0)[None, :]
                 + np.log(h) + logL[0])
-        tables = [None]
-        for j in range(1, self.L):
-            prior = stats.norm.logpdf(grids[j][None, :] - mu[:, None], b0, sb) + np.log(h)  # (mu, a)
-            table, logC = _Factored.make(logL[j], prior)
-            if table is None or not table.holds(logW):
-                table, logC = _Dense.make(logL[j], prior)
+        priors = [stats.norm.logpdf(g[None, :] - mu[:, None], b0, sb) + np.log(h) for g in grids[1:]]  # (mu, a)
+        made = [_Factored.make(l, prior) for l, prior in zip(logL[1:], priors, strict=True)]
+        made = [(t, c) if t is not None else _Dense.make(l, prior) for (t, c), l, prior in zip(made, logL[1:], priors)]
+        if made and not _Factored.hold(logW, *zip(*made)):
+            made = [_Dense.make(l, prior) for l, prior in zip(logL[1:], priors, strict=True)]
+        for _, logC in made:
             logW = logW + logC
-            tables.append(table)
-        return logW, tables
+        return logW, [None] + [table for table, _ in made]
 
     # quantities --------------------------------------------------------------------------------
     def tau(self) -> Marginal:
@@ -709,7 +719,8 @@ class ExactPosterior:
 
     def finer_later(self, source) -> None:
         """Take the twice-finer rule's quantiles from ``source()`` (``finer_quantiles(self.args)`` computed
-        elsewhere, another process, say) when the error bound is first asked for."""
+        elsewhere, another process, say) when the error bound is first asked for; if that fails, they are
+        computed here."""
         self._finer = source
 
     @property
@@ -725,8 +736,15 @@ class ExactPosterior:
     @cached_property
     def error_detail(self) -> dict[str, float]:
         """Largest relative difference of the 2.5/50/97.5% quantiles from a twice-finer rule, by quantity."""
-        finer = self._finer() if self._finer is not None else finer_quantiles(self._args)
-        self._finer = None
+        finer = None
+        if self._finer is not None:
+            try:
+                finer = self._finer()
+            except Exception:  # noqa: BLE001 - the source failed (its process ended, say): computed here instead
+                finer = None
+            self._finer = None
+        if finer is None:
+            finer = finer_quantiles(self._args)
         out = {}
         for name, marginal in self.quantities().items():
             scale_fn = (lambda q: q) if name == "tau" else marginal.link
